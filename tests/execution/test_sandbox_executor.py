@@ -124,7 +124,7 @@ async def test_several_executors_run_concurrently():
         elapsed = time.monotonic() - start
         assert [r.value for r in results] == [i * 10 for i in range(n)]
         assert elapsed < 0.5 * n * 0.6  # overlapped, not serialised
-        pids = {ex._worker.proc.pid for ex in executors if ex._worker is not None}
+        pids = {ex._worker.pid for ex in executors if ex._worker is not None}
         assert len(pids) == n  # never a shared worker
     finally:
         await asyncio.gather(*(ex.close() for ex in executors))

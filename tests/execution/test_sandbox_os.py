@@ -91,7 +91,7 @@ result = {
     "write_pkg": attempt(lambda: write(os.path.dirname(os.__file__) + "/evil.py")),
     "write_tmp": attempt(lambda: write("/tmp/fine")),
     "cwd": os.getcwd(),
-    "procs": sorted(p for p in os.listdir("/proc") if p.isdigit()),
+    "procs": [open(f"/proc/{p}/cmdline", "rb").read() for p in os.listdir("/proc") if p.isdigit()],
 }
 """.replace("@REPO_TOP@", REPO_TOP).replace("@REPO_FILE@", str(REPO / "pyproject.toml")),
         bubblewrap=True,
@@ -107,7 +107,8 @@ result = {
     assert out["write_devnull"] == "ok"
     assert out["write_pkg"] in ("OSError", "PermissionError")
     assert out["write_tmp"] == "ok" and out["cwd"] == "/tmp"
-    assert len(out["procs"]) <= 3  # own pid namespace: bwrap's init and the worker
+    # Own pid namespace: bubblewrap's init, the fork server and its workers, nothing of the host.
+    assert all(c.startswith(b"bwrap") or b"codeagent.execution.worker" in c for c in out["procs"])
 
 
 @needs_bwrap
@@ -253,11 +254,13 @@ _HOST_SCRIPT = """
 import asyncio, sys
 from codeagent.execution.policy import ExecutionPolicy
 from codeagent.execution.sandboxed import SandboxedExecutor
+from codeagent.execution.worker.pool import get_pool
 
 async def main():
     ex = SandboxedExecutor(ExecutionPolicy(timeout_s=60), bubblewrap=sys.argv[1] == "1", _test_hooks=True)
     await ex.start()
-    print(ex._worker.proc.pid, flush=True)
+    server = get_pool(ex._spec).fork_server
+    print(ex._worker.pid, server.pid if server else 0, flush=True)
     await ex.run("import time\\ntime.sleep(60)")
 
 asyncio.run(main())
@@ -278,9 +281,12 @@ def test_workers_die_with_a_killed_host(use_bwrap):
     )
     try:
         assert host.stdout is not None
-        spawned = int(host.stdout.readline())
+        spawned, server = map(int, host.stdout.readline().split())
         time.sleep(0.3)  # the worker is now inside the code
-        tree = [spawned, *_descendants(spawned)]  # bwrap, its init and the worker; or the worker alone
+        # The forked worker, and its fork server (bwrap, its init, the server); or a sandbox of its own
+        # (bwrap, its init and the worker); or the worker alone.
+        tree = [spawned, *_descendants(spawned)] + ([server, *_descendants(server)] if server else [])
+        assert (server != 0) == use_bwrap
         assert all(_alive(pid) for pid in tree)
         host.send_signal(signal.SIGKILL)
         host.wait(5)

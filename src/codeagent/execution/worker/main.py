@@ -58,9 +58,11 @@ def _load_runner_class(policy: ExecutionPolicy) -> Any:
 class Worker:
     """Serves the protocol on two fds until the host says ``exit`` or closes the pipe."""
 
-    def __init__(self, rfd: int, wfd: int) -> None:
+    def __init__(self, rfd: int, wfd: int, shared_sandbox: bool = False) -> None:
         self.rfd = rfd
         self.wfd = wfd
+        #: Forked by the fork server: the sandbox's namespaces are shared with sibling workers.
+        self.shared_sandbox = shared_sandbox
         self.runner: Any = None
         self.policy: ExecutionPolicy | None = None
         self.max_in = _BOOT_MAX_BYTES
@@ -122,7 +124,16 @@ class Worker:
         if program:
             limits.load_seccomp(binascii.a2b_base64(program))
         self.test_hooks = bool(message.get("test_hooks"))
-        return {"t": "ready", "pid": os.getpid(), "uid": os.getuid(), "seccomp": limits.seccomp_mode()}
+        return self.ready_message()
+
+    def ready_message(self) -> Message:
+        return {
+            "t": "ready",
+            "pid": os.getpid(),
+            "uid": os.getuid(),
+            "seccomp": limits.seccomp_mode(),
+            "forked": self.shared_sandbox,
+        }
 
     def on_init(self, message: Message) -> Message:
         if self.runner is not None:
@@ -131,7 +142,7 @@ class Worker:
         # Tool results and variables may be up to max_message_bytes; allow room for the envelope.
         self.max_message = policy.max_message_bytes
         self.max_in = policy.max_message_bytes + (1 << 16)
-        applied = limits.apply_rlimits(policy.to_dict())
+        applied = limits.apply_rlimits(policy.to_dict(), self.shared_sandbox)
         # From here on untrusted code runs. Nobody drains fd 2 (the host reads it only after a failed
         # start), so stray stderr writes (warnings, C libraries) would fill the pipe and hang the worker.
         _redirect_to_devnull(2)
@@ -327,13 +338,22 @@ def _take_stdio() -> tuple[int, int]:
     return rfd, wfd
 
 
+def preload_runners() -> None:
+    """Import both runners now, so that a pooled (or forked) worker has paid every import already."""
+    _load_runner_class(ExecutionPolicy())
+    _load_runner_class(ExecutionPolicy(language_wall=False))
+
+
 def main() -> None:
     """Worker entry point (``python -m codeagent.execution.worker`` or the bootstrap one-liner)."""
     rfd, wfd = _take_stdio()
-    worker = Worker(rfd, wfd)
+    preload_runners()
+    serve_and_exit(Worker(rfd, wfd))
+
+
+def serve_and_exit(worker: Worker) -> None:
+    """Serve the protocol until the host is done, then exit the process with a status the host reads."""
     try:
-        # Import the runner now, before `ready`, so a pooled worker has paid every import already.
-        _load_runner_class(ExecutionPolicy())
         status = worker.serve()
     except MemoryError:
         status = EXIT_MEMORY

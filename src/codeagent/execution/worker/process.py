@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import os
 import select
 import shutil
@@ -16,11 +17,13 @@ import signal
 import subprocess
 import tempfile
 import time
+from typing import IO, Protocol
 
 from codeagent.execution.types import ErrorKind
 from codeagent.execution.worker.main import EXIT_MEMORY, EXIT_PROTOCOL
 from codeagent.execution.worker.protocol import FrameBuffer, Message, ProtocolError, encode_message
-from codeagent.execution.worker.sandbox import WORKER_ENV, SpawnSpec, seccomp_program, worker_command
+from codeagent.execution.worker.sandbox import WORKER_ENV, SpawnSpec, worker_command
+from codeagent.execution.worker.seccomp import seccomp_program
 
 #: Largest message the host accepts before ``init`` (``ready``/``ok`` are tiny).
 _BOOT_MAX_BYTES = 1 << 20
@@ -34,23 +37,98 @@ class WorkerStartError(RuntimeError):
     """A worker could not be started or did not complete its boot handshake."""
 
 
-class WorkerProcess:
-    """One worker subprocess and its protocol pipes (see `codeagent.execution.worker.protocol`)."""
+class ProcessControl(Protocol):
+    """How the host watches and stops one worker process, whoever started it."""
 
-    def __init__(self, spec: SpawnSpec, proc: subprocess.Popen[bytes], tmpdir: str | None) -> None:
-        self.spec = spec
+    #: The worker's pid as the host sees it (for diagnostics and tests).
+    pid: int
+    #: Why the worker is gone when its exit status does not tell (e.g. its fork server died).
+    exit_reason: str | None
+
+    def poll(self) -> int | None:
+        """Exit status once it exited (``Popen.returncode`` style: -N for signal N), else None."""
+        ...
+
+    def wait(self, timeout: float) -> int | None:
+        """Block up to ``timeout`` seconds for the exit status; None if still running."""
+        ...
+
+    def kill(self) -> None:
+        """SIGKILL the worker now (and whatever it runs in); never waits."""
+        ...
+
+    def close(self) -> None:
+        """Release what the handle holds (after the exit)."""
+        ...
+
+
+class PopenControl:
+    """A worker started as its own process (bubblewrap + python, or python alone)."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], use_bwrap: bool) -> None:
         self.proc = proc
+        self.pid = proc.pid
+        self.use_bwrap = use_bwrap
+        self.exit_reason: str | None = None
+
+    def _status(self, code: int | None) -> int | None:
+        # bubblewrap reports a child killed by signal N as its own exit status 128 + N.
+        if code is not None and self.use_bwrap and code > 128:
+            return -(code - 128)
+        return code
+
+    def poll(self) -> int | None:
+        return self._status(self.proc.poll())
+
+    def wait(self, timeout: float) -> int | None:
+        try:
+            return self._status(self.proc.wait(timeout))
+        except subprocess.TimeoutExpired:
+            return None
+
+    def kill(self) -> None:
+        # Its own process group: bwrap, its init and the worker go together.
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            self.proc.kill()
+        except ProcessLookupError:
+            pass
+
+    def close(self) -> None:
+        return None
+
+
+class WorkerProcess:
+    """One worker process and its protocol pipes (see `codeagent.execution.worker.protocol`).
+
+    Owns three raw fds: ``wfd`` (host -> worker), ``rfd`` (worker -> host) and ``efd`` (the worker's
+    stderr, read only for diagnostics). How the process is watched and killed is up to ``control``: a
+    process of its own (`PopenControl`) or a child of the fork server
+    (`codeagent.execution.worker.forkserver`).
+    """
+
+    def __init__(
+        self, spec: SpawnSpec, control: ProcessControl, fds: tuple[int, int, int], tmpdir: str | None = None
+    ) -> None:
+        self.spec = spec
+        self.control = control
         self.tmpdir = tmpdir
-        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
-        self.wfd = proc.stdin.fileno()
-        self.rfd = proc.stdout.fileno()
-        self.efd = proc.stderr.fileno()
-        for fd in (self.wfd, self.rfd, self.efd):
+        self.wfd, self.rfd, self.efd = fds
+        for fd in fds:
             os.set_blocking(fd, False)
         self.buffer = FrameBuffer(_BOOT_MAX_BYTES)
         self.info: Message = {}
         self.killed_by_host = False
         self.spawned_at = time.perf_counter()
+        self._closed = False
+
+    @property
+    def pid(self) -> int:
+        """The worker's pid as seen from the host."""
+        return self.control.pid
 
     # --- spawn and boot (synchronous: run by the pool thread) -------------------------------------
 
@@ -80,7 +158,8 @@ class WorkerProcess:
             if tmpdir:
                 shutil.rmtree(tmpdir, ignore_errors=True)
             raise WorkerStartError(f"could not start the worker: {exc}") from exc
-        worker = cls(spec, proc, tmpdir)
+        fds = tuple(_take_fd(stream) for stream in (proc.stdin, proc.stdout, proc.stderr))
+        worker = cls(spec, PopenControl(proc, spec.use_bwrap), (fds[0], fds[1], fds[2]), tmpdir)
         program = seccomp_program(spec.network) if spec.seccomp else None
         boot = {
             "t": "boot",
@@ -110,10 +189,10 @@ class WorkerProcess:
                     continue
                 if not data:
                     self.kill()
-                    code = self.reap(timeout=2.0)
-                    raise WorkerStartError(
-                        f"the worker exited during start-up (status {code}): {self.stderr_tail() or '-'}"
-                    )
+                    code = self.control.wait(timeout=2.0)
+                    tail = self.stderr_tail() or "-"
+                    self.reap(timeout=0.1)
+                    raise WorkerStartError(f"the worker exited during start-up (status {code}): {tail}")
                 self.buffer.feed(data)
         if message.get("t") != "ready":
             self.kill()
@@ -199,26 +278,16 @@ class WorkerProcess:
     # --- lifecycle ----------------------------------------------------------------------------------
 
     def alive(self) -> bool:
-        return self.proc.poll() is None
+        return self.control.poll() is None
 
     def kill(self) -> None:
-        """SIGKILL the worker's whole process group now (never waits for the code)."""
+        """SIGKILL the worker now (never waits for the code)."""
         self.killed_by_host = True
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        try:
-            self.proc.kill()
-        except ProcessLookupError:
-            pass
+        self.control.kill()
 
     def reap(self, timeout: float = 5.0) -> int | None:
         """Wait (blocking) for the process to exit; close pipes and the temp dir. Returns the status."""
-        try:
-            code: int | None = self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            code = None
+        code = self.control.wait(timeout)
         if code is not None:
             self.close_pipes()
         return code
@@ -228,25 +297,27 @@ class WorkerProcess:
         end = time.monotonic() + within_s
         delay = 0.0005
         while True:
-            code = self.proc.poll()
+            code = self.control.poll()
             if code is not None or time.monotonic() >= end:
                 return code
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.05)
 
     def close_pipes(self) -> None:
-        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
-            try:
-                if stream is not None:
-                    stream.close()
-            except OSError:
-                pass
+        if not self._closed:
+            self._closed = True
+            for fd in (self.wfd, self.rfd, self.efd):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+            self.control.close()
         if self.tmpdir:
             shutil.rmtree(self.tmpdir, ignore_errors=True)
             self.tmpdir = None
 
     def stderr_tail(self, limit: int = 4000) -> str:
         """What the worker (or bwrap) wrote to stderr, for crash diagnostics."""
+        if self._closed:  # the fd number may belong to someone else by now
+            return ""
         chunks: list[bytes] = []
         try:
             while sum(map(len, chunks)) < 1 << 16:
@@ -262,7 +333,9 @@ class WorkerProcess:
         """Classify an unexpected death from the exit status: (kind, human-readable reason)."""
         if code is None:
             return ErrorKind.CRASHED, "the worker stopped responding"
-        sig = -code if code < 0 else (code - 128 if self.spec.use_bwrap and code > 128 else 0)
+        if self.control.exit_reason:
+            return ErrorKind.CRASHED, self.control.exit_reason
+        sig = -code if code < 0 else 0
         if code == EXIT_MEMORY:
             return ErrorKind.MEMORY, "the worker ran out of memory"
         if code == EXIT_PROTOCOL:
@@ -284,6 +357,14 @@ class WorkerProcess:
             return ErrorKind.CRASHED, f"the worker was killed by signal {sig}"
         tail = self.stderr_tail(500)
         return ErrorKind.CRASHED, f"the worker exited with status {code}" + (f": {tail}" if tail else "")
+
+
+def _take_fd(stream: IO[bytes] | None) -> int:
+    """A raw fd of our own for a Popen pipe (the file object is closed, so only we ever close the fd)."""
+    assert stream is not None
+    fd = os.dup(stream.fileno())
+    stream.close()
+    return fd
 
 
 def _set_done(fut: asyncio.Future[None]) -> None:

@@ -22,26 +22,24 @@ bubblewrap flags (see `bwrap_args`):
 Without bubblewrap (or when namespaces are unavailable) the same worker runs as a plain subprocess in a
 private temporary directory, with the same rlimits and seccomp filter, and a warning is logged once.
 
-The seccomp filter is compiled here with pyseccomp/libseccomp (once per variant) and loaded by the
-worker itself after its imports: default *allow*, with ``EPERM`` for process creation (fork, vfork,
-clone without CLONE_THREAD, execve, execveat; clone3 gets ENOSYS so threads fall back to clone), non-AF_UNIX
-sockets (unless network is allowed), ptrace, mount and namespace calls, bpf, kexec, modules, keyctl,
-process_vm_*, perf_event_open, userfaultfd, io_uring and TIOCSTI. Errno, not kill, so the code sees a
-readable ``PermissionError``.
+The seccomp filter is compiled on the host (`codeagent.execution.worker.seccomp`) and loaded by the worker
+itself after its imports.
+
+With ``SpawnSpec.fork_server`` (the default with bubblewrap) workers are not started one sandbox each: one
+sandbox runs the fork server (`codeagent.execution.worker.zygote`), started with the same flags plus
+``--cap-add CAP_SYS_ADMIN`` (capabilities of the sandbox's own user namespace, so that each forked worker
+can mount its private /tmp before it drops them all), and forks isolated workers in ~2 ms instead of ~50 ms.
 """
 
 from __future__ import annotations
 
-import errno
 import functools
 import logging
 import os
 import shutil
 import site
-import socket
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,59 +60,8 @@ WORKER_ENV: dict[str, str] = {
 }
 #: Bootstrap run with ``python -I -S -B -c``: sets sys.path from argv and enters the worker loop.
 BOOTSTRAP = "import sys;sys.path[0:0]=sys.argv[1:];from codeagent.execution.worker.main import main;main()"
-
-_DENIED_SYSCALLS = (
-    "fork",
-    "vfork",
-    "execve",
-    "execveat",
-    "ptrace",
-    "process_vm_readv",
-    "process_vm_writev",
-    "mount",
-    "umount2",
-    "pivot_root",
-    "chroot",
-    "move_mount",
-    "open_tree",
-    "fsopen",
-    "fsconfig",
-    "fsmount",
-    "fspick",
-    "mount_setattr",
-    "unshare",
-    "setns",
-    "bpf",
-    "perf_event_open",
-    "kexec_load",
-    "kexec_file_load",
-    "init_module",
-    "finit_module",
-    "delete_module",
-    "keyctl",
-    "add_key",
-    "request_key",
-    "userfaultfd",
-    "io_uring_setup",
-    "io_uring_enter",
-    "io_uring_register",
-    "name_to_handle_at",
-    "open_by_handle_at",
-    "reboot",
-    "swapon",
-    "swapoff",
-    "acct",
-    "quotactl",
-    "syslog",
-    "iopl",
-    "ioperm",
-    "sethostname",
-    "setdomainname",
-    "pidfd_getfd",
-    "kcmp",
-)
-_CLONE_THREAD = 0x00010000
-_TIOCSTI = 0x5412
+#: The same for the fork server.
+ZYGOTE_BOOTSTRAP = BOOTSTRAP.replace("worker.main", "worker.zygote")
 
 
 class SandboxUnavailable(RuntimeError):
@@ -130,6 +77,9 @@ class SpawnSpec:
     tmp_size_mb: int = 256
     seccomp: bool = True
     test_hooks: bool = False
+    #: Fork workers from a fork server in one bubblewrap sandbox (~2 ms each) instead of starting a
+    #: sandbox per worker (~50 ms); ignored without bubblewrap.
+    fork_server: bool = True
 
 
 @dataclass(frozen=True)
@@ -206,7 +156,7 @@ _ETC_NETWORK_FILES = (
 )
 
 
-def bwrap_args(bwrap: str, spec: SpawnSpec) -> list[str]:
+def bwrap_args(bwrap: str, spec: SpawnSpec, fork_server: bool = False) -> list[str]:
     """The bubblewrap part of the worker command line (see the module docstring for why each flag)."""
     args = [bwrap, "--unshare-all", "--unshare-user"]
     if spec.network:
@@ -217,6 +167,7 @@ def bwrap_args(bwrap: str, spec: SpawnSpec) -> list[str]:
         "--new-session",
         "--cap-drop",
         "ALL",
+        *(["--cap-add", "CAP_SYS_ADMIN"] if fork_server else []),
         "--uid",
         str(SANDBOX_UID),
         "--gid",
@@ -260,8 +211,8 @@ def bwrap_args(bwrap: str, spec: SpawnSpec) -> list[str]:
     return [*args, "--"]
 
 
-def python_args() -> list[str]:
-    return [python_executable(), "-I", "-S", "-B", "-c", BOOTSTRAP, *worker_sys_path()]
+def python_args(bootstrap: str = BOOTSTRAP) -> list[str]:
+    return [python_executable(), "-I", "-S", "-B", "-c", bootstrap, *worker_sys_path()]
 
 
 def worker_command(spec: SpawnSpec) -> list[str]:
@@ -272,6 +223,14 @@ def worker_command(spec: SpawnSpec) -> list[str]:
             raise SandboxUnavailable("bubblewrap (bwrap) is not installed")
         return bwrap_args(bwrap, spec) + python_args()
     return python_args()
+
+
+def zygote_command(spec: SpawnSpec) -> list[str]:
+    """Full argv of the fork server for ``spec`` (always in bubblewrap)."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        raise SandboxUnavailable("bubblewrap (bwrap) is not installed")
+    return bwrap_args(bwrap, spec, fork_server=True) + python_args(ZYGOTE_BOOTSTRAP)
 
 
 @functools.cache
@@ -298,40 +257,6 @@ def ensure_bytecode() -> None:
 
 
 @functools.cache
-def seccomp_program(network: bool) -> bytes | None:
-    """The compiled BPF filter (cached per variant), or None when pyseccomp/libseccomp is missing."""
-    try:
-        import pyseccomp as sc
-    except (ImportError, OSError) as exc:  # OSError: pyseccomp present but libseccomp.so missing
-        log.debug("seccomp unavailable: %s", exc)
-        return None
-    eperm = sc.ERRNO(errno.EPERM)
-    flt = sc.SyscallFilter(sc.ALLOW)
-    try:
-        # Binary-tree dispatch on the syscall number: every *allowed* syscall (the common case) then costs
-        # ~log2(rules) BPF instructions instead of walking the whole deny list.
-        flt.set_attr(sc.Attr.CTL_OPTIMIZE, 2)
-    except (OSError, ValueError, RuntimeError):
-        pass
-    for name in _DENIED_SYSCALLS:
-        try:
-            flt.add_rule(eperm, name)
-        except (OSError, ValueError, RuntimeError):
-            pass  # syscall unknown on this architecture / libseccomp version
-    # Threads (clone with CLONE_THREAD) are fine; new processes are not.
-    flt.add_rule(eperm, "clone", sc.Arg(0, sc.MASKED_EQ, _CLONE_THREAD, 0))
-    # clone3 passes its flags in memory that seccomp cannot read: ENOSYS makes glibc fall back to clone.
-    flt.add_rule(sc.ERRNO(errno.ENOSYS), "clone3")
-    flt.add_rule(eperm, "ioctl", sc.Arg(1, sc.MASKED_EQ, 0xFFFFFFFF, _TIOCSTI))
-    if not network:
-        flt.add_rule(eperm, "socket", sc.Arg(0, sc.NE, socket.AF_UNIX))
-    with tempfile.TemporaryFile() as tmp:
-        flt.export_bpf(tmp)
-        tmp.seek(0)
-        return tmp.read()
-
-
-@functools.cache
 def probe_bwrap() -> tuple[str | None, str]:
     """(path, "") when bubblewrap can start the real worker interpreter here, else (None, reason)."""
     bwrap = shutil.which("bwrap")
@@ -351,6 +276,8 @@ def probe_bwrap() -> tuple[str | None, str]:
 def sandbox_status() -> SandboxStatus:
     """Probe (once, cached) what this host offers."""
     bwrap, reason = probe_bwrap()
+    from codeagent.execution.worker.seccomp import seccomp_program
+
     seccomp = seccomp_program(False) is not None
     if not seccomp:
         reason = "; ".join(r for r in (reason, "seccomp unavailable (install the 'seccomp' extra)") if r)

@@ -1,0 +1,279 @@
+"""Host side of the fork server: start it, ask it for workers, learn their exit statuses, kill them.
+
+One `ForkServer` per `SpawnSpec` (with bubblewrap), owned by that spec's warm pool and driven from the
+pool's thread. What runs inside the sandbox, and how each forked worker is isolated from its siblings, is
+described in `codeagent.execution.worker.zygote`.
+
+The host never depends on the fork server to stop a worker: each child comes with a pidfd, and a timeout
+is ``pidfd_send_signal(SIGKILL)`` straight from the host. Exit statuses come from the fork server (their
+parent); if the fork server itself dies, its children die with it (``PR_SET_PDEATHSIG``) and every one of
+them is reported killed.
+
+Example:
+    >>> server = ForkServer(SpawnSpec(use_bwrap=True))  # doctest: +SKIP
+    >>> worker = server.spawn()  # a WorkerProcess, booted by the pool as usual  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import threading
+from typing import Any
+
+from codeagent.execution.worker.process import WorkerProcess, WorkerStartError
+from codeagent.execution.worker.sandbox import WORKER_ENV, SpawnSpec, zygote_command
+from codeagent.execution.worker.seccomp import seccomp_program
+from codeagent.execution.worker.zygote import default_preload
+
+log = logging.getLogger("codeagent.execution.forkserver")
+
+#: Seconds the fork server may take to start (imports, trial fork); generous on a loaded machine.
+START_TIMEOUT_S = 60.0
+#: Seconds one fork may take.
+SPAWN_TIMEOUT_S = 30.0
+_MAX_PACKET = 1 << 16
+
+
+class ForkServerUnavailable(WorkerStartError):
+    """The fork server cannot run here (e.g. no mount namespaces for its children); use a sandbox each."""
+
+
+class ForkedControl:
+    """`ProcessControl` of a forked worker: kill by pidfd, exit status reported by the fork server."""
+
+    def __init__(self, pidfd: int) -> None:
+        self.pidfd = pidfd
+        self.pid = _host_pid(pidfd)
+        self._status: int | None = None
+        self._exited = threading.Event()
+        self.exit_reason: str | None = None
+
+    def set_exit(self, status: int, reason: str | None = None) -> None:
+        if not self._exited.is_set():
+            self._status = status
+            self.exit_reason = reason
+            self._exited.set()
+
+    def poll(self) -> int | None:
+        return self._status
+
+    def wait(self, timeout: float) -> int | None:
+        self._exited.wait(timeout)
+        return self._status
+
+    def kill(self) -> None:
+        with contextlib.suppress(OSError):  # already gone, or pidfd closed
+            signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
+
+    def close(self) -> None:
+        pidfd, self.pidfd = self.pidfd, -1
+        if pidfd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(pidfd)
+
+
+class ForkServer:
+    """A running fork server for one spec; `spawn` returns a new worker (thread-safe)."""
+
+    def __init__(self, spec: SpawnSpec) -> None:
+        self.spec = spec
+        self._lock = threading.Lock()
+        self._replies: dict[int, tuple[dict[str, Any], list[int]]] = {}
+        self._reply_ready = threading.Condition(self._lock)
+        self._children: dict[int, ForkedControl] = {}  # sandbox pid -> control
+        self._next_id = 0
+        self._dead = False
+        self._stopping = False
+        host_end, zygote_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            self._proc = subprocess.Popen(
+                zygote_command(spec),
+                stdin=zygote_end.fileno(),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                cwd="/",
+                env=dict(WORKER_ENV),
+                close_fds=True,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            host_end.close()
+            raise ForkServerUnavailable(f"could not start the fork server: {exc}") from exc
+        finally:
+            zygote_end.close()
+        self._control = host_end
+        try:
+            self._boot()
+        except BaseException:
+            self.shutdown()
+            raise
+        self._reader = threading.Thread(target=self._read_loop, name="codeagent-forkserver", daemon=True)
+        self._reader.start()
+
+    @property
+    def pid(self) -> int:
+        """Host pid of the fork server's sandbox (bubblewrap)."""
+        pid: int = self._proc.pid
+        return pid
+
+    def alive(self) -> bool:
+        return not self._dead and self._proc.poll() is None
+
+    def spawn(self) -> WorkerProcess:
+        """Fork a worker; it says ``ready`` on its own pipe (`WorkerProcess.wait_ready`)."""
+        to_child_r, to_child_w = os.pipe2(os.O_CLOEXEC)
+        from_child_r, from_child_w = os.pipe2(os.O_CLOEXEC)
+        err_r, err_w = os.pipe2(os.O_CLOEXEC)
+        ours, theirs = (to_child_w, from_child_r, err_r), (to_child_r, from_child_w, err_w)
+        try:
+            with self._lock:
+                if self._dead:
+                    raise WorkerStartError("the fork server is not running")
+                self._next_id += 1
+                request_id = self._next_id
+                request = json.dumps({"t": "spawn", "id": request_id}).encode()
+                try:
+                    socket.send_fds(self._control, [request], list(theirs))
+                except OSError as exc:
+                    raise WorkerStartError(f"the fork server is not reachable: {exc}") from None
+                if not self._reply_ready.wait_for(
+                    lambda: request_id in self._replies or self._dead, SPAWN_TIMEOUT_S
+                ):
+                    raise WorkerStartError(f"the fork server did not fork within {SPAWN_TIMEOUT_S:g} s")
+                if self._dead and request_id not in self._replies:
+                    raise WorkerStartError(f"the fork server died: {self._stderr_tail() or '-'}")
+                reply, fds = self._replies.pop(request_id)
+                if reply.get("t") != "spawned" or len(fds) != 1:
+                    for fd in fds:
+                        os.close(fd)
+                    raise WorkerStartError(f"the fork server could not fork: {reply.get('message', reply)}")
+                control = ForkedControl(fds[0])
+                self._children[int(reply["pid"])] = control
+        except BaseException:
+            for fd in ours:
+                os.close(fd)
+            raise
+        finally:
+            for fd in theirs:
+                os.close(fd)
+        return WorkerProcess(self.spec, control, ours)
+
+    def shutdown(self) -> None:
+        """Stop the fork server; its children die with it."""
+        self._stopping = True
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self._proc.pid, signal.SIGKILL)
+        with contextlib.suppress(OSError):
+            self._control.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._proc.wait(5.0)
+        self._mark_dead()
+
+    # --- internals ----------------------------------------------------------------------------------
+
+    def _boot(self) -> None:
+        child_program = seccomp_program(self.spec.network, "child") if self.spec.seccomp else None
+        zygote_program = seccomp_program(self.spec.network, "zygote") if self.spec.seccomp else None
+        boot = {
+            "t": "boot",
+            "seccomp": _b64(zygote_program),
+            "child_seccomp": _b64(child_program),
+            "test_hooks": self.spec.test_hooks,
+            "tmp_size_mb": self.spec.tmp_size_mb,
+            "preload": default_preload(),
+        }
+        self._control.send(json.dumps(boot).encode())
+        self._control.settimeout(START_TIMEOUT_S)
+        try:
+            data = self._control.recv(_MAX_PACKET)
+        except TimeoutError:
+            raise ForkServerUnavailable(
+                f"the fork server did not start within {START_TIMEOUT_S:g} s"
+            ) from None
+        finally:
+            self._control.settimeout(None)
+        if not data:
+            self._proc.wait(5.0)
+            raise ForkServerUnavailable(
+                f"the fork server exited during start-up: {self._stderr_tail() or '-'}"
+            )
+        ready = json.loads(data)
+        if ready.get("t") != "ready" or not ready.get("fork"):
+            raise ForkServerUnavailable(
+                f"the fork server cannot isolate its workers here: {ready.get('reason')}"
+            )
+
+    def _read_loop(self) -> None:
+        while True:
+            try:
+                data, fds, _flags, _addr = socket.recv_fds(self._control, _MAX_PACKET, 1)
+            except OSError:
+                data, fds = b"", []
+            if not data:
+                if not self._stopping:
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        self._proc.wait(1.0)
+                    log.warning(
+                        "codeagent: the fork server stopped (status %s): %s",
+                        self._proc.returncode,
+                        self._stderr_tail() or "-",
+                    )
+                break
+            try:
+                message = json.loads(data)
+            except ValueError:
+                log.error("codeagent: the fork server sent garbage: %r", data[:200])
+                for fd in fds:
+                    os.close(fd)
+                continue
+            kind = message.get("t")
+            with self._lock:
+                if kind == "exited":
+                    control = self._children.pop(int(message["pid"]), None)
+                    if control is not None:
+                        control.set_exit(int(message["status"]))
+                elif kind in ("spawned", "failed"):
+                    self._replies[int(message["id"])] = (message, fds)
+                    self._reply_ready.notify_all()
+                else:
+                    for fd in fds:
+                        os.close(fd)
+        self._mark_dead()
+
+    def _mark_dead(self) -> None:
+        with self._lock:
+            self._dead = True
+            children, self._children = list(self._children.values()), {}
+            self._reply_ready.notify_all()
+        for control in children:  # PR_SET_PDEATHSIG took them with the fork server
+            control.kill()
+            control.set_exit(-signal.SIGKILL, "the worker's fork server stopped, and the worker with it")
+
+    def _stderr_tail(self) -> str:
+        stream = self._proc.stderr
+        if stream is None or self._proc.poll() is None:
+            return ""
+        with contextlib.suppress(OSError, ValueError):
+            data: bytes = stream.read(1 << 16)
+            return data.decode("utf-8", "replace").strip()[-2000:]
+        return ""
+
+
+def _b64(program: bytes | None) -> str | None:
+    return base64.b64encode(program).decode("ascii") if program else None
+
+
+def _host_pid(pidfd: int) -> int:
+    """The pid (in the host's pid namespace) a pidfd refers to, from /proc/self/fdinfo."""
+    with contextlib.suppress(OSError, ValueError), open(f"/proc/self/fdinfo/{pidfd}", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("Pid:"):
+                return int(line.split()[1])
+    return -1

@@ -1,0 +1,236 @@
+"""The fork server ("zygote"): one sandbox that forks a fresh, isolated worker per executor in ~2 ms.
+
+Starting a worker costs ~50 ms of CPU, nearly all of it Python importing the worker's modules; bubblewrap
+itself is a few ms. The zygote pays that once: it runs inside a bubblewrap sandbox like any worker (same
+namespaces, read-only binds, uid 65534, no network), imports everything a worker needs, and then forks one
+child per worker the host asks for. Each child, before it runs anything from the host:
+
+1. takes its protocol pipes and stderr (passed by the host with SCM_RIGHTS), starts its own session, and
+   dies with the zygote (``PR_SET_PDEATHSIG``);
+2. gets its own mount and IPC namespaces and a fresh size-capped tmpfs on ``/tmp`` (siblings never see
+   each other's files), then drops every capability (the zygote keeps CAP_SYS_ADMIN of the sandbox's
+   user namespace for step 2 only; bubblewrap's ``--disable-userns`` still forbids nested namespaces);
+3. becomes undumpable (its ``/proc/<pid>`` is closed to siblings) and loads the ``"child"`` seccomp
+   filter with its own pid patched in (see `codeagent.execution.worker.seccomp`): it may signal, re-limit
+   or re-schedule itself only, and has no sockets to reach a sibling;
+4. says ``ready`` on its own pipe and serves the ordinary worker protocol (`codeagent.execution.worker.main`).
+
+Control channel (host <-> zygote): a SOCK_SEQPACKET socket on fd 0, one JSON object per packet::
+
+    host -> zygote   boot  {seccomp, child_seccomp (base64 | null), test_hooks, tmp_size_mb, preload}
+                     spawn {id} + fds [child's stdin, stdout, stderr]
+    zygote -> host   ready   {pid, fork: bool, reason}        after boot (a trial child was forked)
+                     spawned {id, pid} + fds [pidfd]           the host kills the child with the pidfd
+                     failed  {id, message}
+                     exited  {pid, status}                     status as Popen.returncode (-N = signal N)
+
+Stdlib only, like the worker.
+"""
+
+from __future__ import annotations
+
+import binascii
+import gc
+import importlib
+import json
+import os
+import select
+import signal
+import socket
+import sys
+from typing import Any
+
+from codeagent.execution.policy import DEFAULT_AUTHORIZED_IMPORTS
+from codeagent.execution.worker import limits
+from codeagent.execution.worker.main import Worker, preload_runners, serve_and_exit
+from codeagent.execution.worker.protocol import encode_message, write_all
+
+#: Largest control packet (they are tiny JSON objects).
+_MAX_PACKET = 1 << 16
+#: Exit status of a trial or worker child whose isolation failed (before any code ran).
+EXIT_ISOLATION = 88
+
+
+class Zygote:
+    """The fork server's loop: spawn requests in, children and their exit statuses out."""
+
+    def __init__(self, control: socket.socket) -> None:
+        self.control = control
+        self.child_program: limits.PidPatchedProgram | None = None
+        self.test_hooks = False
+        self.tmp_size_mb = 64
+        self.tmp_binds: list[str] = []
+        self.children: set[int] = set()
+        self.wake_r, self.wake_w = os.pipe()
+        os.set_blocking(self.wake_w, False)
+
+    def send(self, message: dict[str, Any], fds: list[int] | None = None) -> None:
+        data = json.dumps(message).encode()
+        if fds:
+            socket.send_fds(self.control, [data], fds)
+        else:
+            self.control.send(data)
+
+    def boot(self) -> None:
+        data = self.control.recv(_MAX_PACKET)
+        message = json.loads(data)
+        if message.get("t") != "boot":
+            raise RuntimeError(f"expected boot, got {message.get('t')!r}")
+        self.test_hooks = bool(message.get("test_hooks"))
+        self.tmp_size_mb = int(message["tmp_size_mb"])
+        self.tmp_binds = limits.mounts_under("/tmp")
+        child = message.get("child_seccomp")
+        # Refuses, now, a program without the pid comparisons it must have.
+        self.child_program = limits.PidPatchedProgram(binascii.a2b_base64(child)) if child else None
+        preload(list(message.get("preload") or ()))
+        # Signals before seccomp: the handler must exist when the zygote's own filter is in place.
+        signal.set_wakeup_fd(self.wake_w, warn_on_full_buffer=False)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        program = message.get("seccomp")
+        if program:
+            limits.load_seccomp(binascii.a2b_base64(program))
+        limits.set_undumpable()
+        ok, reason = self.trial_fork()
+        # Objects alive now are shared with every child; frozen, the children's GC never touches (and so
+        # never copies) their pages.
+        gc.freeze()
+        self.send({"t": "ready", "pid": os.getpid(), "fork": ok, "reason": reason})
+
+    def trial_fork(self) -> tuple[bool, str]:
+        """Fork a child that isolates itself and exits: can children be made here at all?"""
+        rfd, wfd = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(rfd)
+            try:
+                limits.isolate_child(self.tmp_size_mb, self.tmp_binds)
+                limits.drop_capabilities()
+                if self.child_program is not None:
+                    limits.load_seccomp(self.child_program.for_pid(os.getpid()))
+            except BaseException as exc:
+                os.write(wfd, f"{type(exc).__name__}: {exc}".encode()[:1000])
+                os._exit(EXIT_ISOLATION)
+            os._exit(0)
+        os.close(wfd)
+        reason = b""
+        while chunk := os.read(rfd, 1000):
+            reason += chunk
+        os.close(rfd)
+        _, status = os.waitpid(pid, 0)
+        code = os.waitstatus_to_exitcode(status)
+        if code != 0:
+            return False, reason.decode(errors="replace") or f"the trial child exited with status {code}"
+        return True, ""
+
+    def serve(self) -> None:
+        while True:
+            readable, _, _ = select.select([self.control.fileno(), self.wake_r], [], [])
+            if self.wake_r in readable:
+                os.read(self.wake_r, 4096)
+                self.reap()
+            if self.control.fileno() in readable:
+                try:
+                    data, fds, _flags, _addr = socket.recv_fds(self.control, _MAX_PACKET, 3)
+                except InterruptedError:
+                    continue
+                if not data:
+                    return  # the host closed the channel: children die with us (PDEATHSIG)
+                self.on_message(json.loads(data), fds)
+
+    def on_message(self, message: dict[str, Any], fds: list[int]) -> None:
+        if message.get("t") != "spawn" or len(fds) != 3:
+            for fd in fds:
+                os.close(fd)
+            self.send({"t": "failed", "id": message.get("id"), "message": "malformed spawn request"})
+            return
+        try:
+            pid = os.fork()
+        except OSError as exc:
+            self.send({"t": "failed", "id": message.get("id"), "message": f"fork failed: {exc}"})
+            pid = -1
+        if pid == 0:
+            self.become_worker(fds)  # never returns
+        for fd in fds:
+            os.close(fd)
+        if pid < 0:
+            return
+        self.children.add(pid)
+        pidfd = os.pidfd_open(pid)
+        try:
+            self.send({"t": "spawned", "id": message.get("id"), "pid": pid}, [pidfd])
+        finally:
+            os.close(pidfd)
+
+    def reap(self) -> None:
+        while self.children:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            self.children.discard(pid)
+            self.send({"t": "exited", "pid": pid, "status": os.waitstatus_to_exitcode(status)})
+
+    def become_worker(self, fds: list[int]) -> None:
+        """In the child: isolate, then serve the worker protocol on the given pipes (see module docstring)."""
+        status = EXIT_ISOLATION
+        try:
+            rfd, wfd, efd = fds
+            signal.set_wakeup_fd(-1)
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            self.control.close()
+            os.close(self.wake_r)
+            os.close(self.wake_w)
+            os.dup2(efd, 2)
+            os.close(efd)
+            os.setsid()
+            limits.die_with_parent(os.getppid())
+            limits.isolate_child(self.tmp_size_mb, self.tmp_binds)
+            limits.drop_capabilities()
+            if self.child_program is not None:
+                limits.load_seccomp(self.child_program.for_pid(os.getpid()))
+            worker = Worker(rfd, wfd, shared_sandbox=True)
+            worker.test_hooks = self.test_hooks
+            write_all(wfd, encode_message(worker.ready_message()))
+        except BaseException as exc:
+            try:
+                os.write(2, f"codeagent fork server: the worker could not isolate itself: {exc}\n".encode())
+            finally:
+                os._exit(status)
+        serve_and_exit(worker)
+
+
+def preload(modules: list[str]) -> None:
+    """Import modules the code is likely to use, so that every child finds them imported already."""
+    for name in modules:
+        if name.endswith(".*") or name == "*":
+            name = name[:-2]
+        try:
+            importlib.import_module(name)
+        except Exception:  # a missing optional module only costs its import later
+            continue
+
+
+def default_preload() -> list[str]:
+    return [name for name in DEFAULT_AUTHORIZED_IMPORTS if name.split(".")[0] in sys.stdlib_module_names]
+
+
+def main() -> None:
+    """Zygote entry point (the bootstrap one-liner of `codeagent.execution.worker.forkserver`)."""
+    control = socket.socket(fileno=os.dup(0))
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 0)
+    os.dup2(devnull, 1)
+    os.close(devnull)
+    preload_runners()
+    limits.native()  # ctypes and libc, for every child: load them once, here
+
+    zygote = Zygote(control)
+    try:
+        zygote.boot()
+        zygote.serve()
+    except (OSError, ValueError, RuntimeError) as exc:
+        os.write(2, f"codeagent fork server failed: {type(exc).__name__}: {exc}\n".encode())
+        os._exit(1)
+    os._exit(0)
