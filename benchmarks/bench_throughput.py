@@ -18,6 +18,7 @@ task at this concurrency (on a CPU-bound machine it is their CPU cost per task d
 mean task latency above the model's 3 * LATENCY.
 
     python benchmarks/bench_throughput.py [--tasks 164 --concurrency 64 --latency 0.2 --modes code,tool]
+                                          [--repeat 5]   # the machine is noisy: take medians
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def scripted(kind: str, latency: float):
                 tool_calls_message([("run_tests", {"test_code": OWN_TEST})]),
                 tool_calls_message([("submit", {}), ("final_answer", {"answer": "submitted"})]),
             ]
-        return ScriptedModel(steps, delay=latency, model_id="scripted")
+        return ScriptedModel(steps, delay=latency, model_id="scripted", record=False)
 
     return factory
 
@@ -200,18 +201,24 @@ async def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--modes", default="baseline,code,tool")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds (modes interleaved); medians shown")
     args = parser.parse_args()
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
-    results: dict[str, dict[str, float]] = {}
+    runs: dict[str, list[dict[str, float]]] = {mode: [] for mode in modes}
     with tempfile.TemporaryDirectory() as tmp:
-        for mode in modes:
-            results[mode] = await measure(mode, args.tasks, args.concurrency, args.latency, Path(tmp))
+        for round_ in range(args.repeat):
+            for mode in modes:
+                folder = Path(tmp) / f"round-{round_}"
+                folder.mkdir(exist_ok=True)
+                runs[mode].append(await measure(mode, args.tasks, args.concurrency, args.latency, folder))
+    results = {mode: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for mode, rs in runs.items()}
     model_time = 3 * args.latency
     print(
         f"{args.tasks} tasks x 3 steps, model latency {args.latency} s/call, concurrency {args.concurrency}"
+        + (f"; medians of {args.repeat} rounds" if args.repeat > 1 else "")
     )
     print(f"{'mode':9} {'wall s':>7} {'bound s':>7} {'ratio':>6} {'passed':>6} {'task s':>7} {'p90 s':>6} "
-          f"{'over model':>10} {'cpu/task':>9} {'sandbox/task':>12}")  # fmt: skip
+          f"{'over model':>10} {'cpu/task':>9} {'sandbox/task':>12} {'ratio range':>12}")  # fmt: skip
     base = results.get("baseline")
     for mode, r in results.items():
         sandbox = (
@@ -219,10 +226,11 @@ async def main() -> None:
             if base is None or mode == "baseline"
             else f"{1000 * (r['wall'] - base['wall']) / args.tasks:.1f} ms"
         )
+        ratios = [run["ratio"] for run in runs[mode]]
         print(
             f"{mode:9} {r['wall']:7.2f} {r['bound']:7.2f} {r['ratio']:6.2f} {int(r['passed']):6d} "
             f"{r['latency_mean']:7.2f} {r['latency_p90']:6.2f} {r['latency_mean'] - model_time:9.2f}s "
-            f"{1000 * r['cpu_per_task']:7.0f}ms {sandbox:>12}"
+            f"{1000 * r['cpu_per_task']:7.0f}ms {sandbox:>12} {min(ratios):5.2f}-{max(ratios):.2f}"
         )
 
 

@@ -17,7 +17,9 @@ minimum is the least noisy estimate of the intrinsic cost) on:
 * ``sandboxed``: a warm `SandboxedExecutor` (bubblewrap + seccomp when available), timed from the host,
   so it includes the bridge; and the same with seccomp off, to show the filter's cost.
 
-Then: warm round-trip of ``x = 1`` (median of many), and cold start (spawn to ``ready``) per sandbox mode.
+Then: warm round-trip of ``x = 1`` (median of many); cold start (spawn to ``ready``, then killed) per
+sandbox mode, fork server first, in wall time and in CPU time of the whole machine; and the machine CPU one
+executor's life costs (take a worker from the pool, init, run ``x = 1``, close; pool refills included).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import contextlib
 import importlib
 import io
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -42,6 +45,7 @@ from snippets import SNIPPETS
 
 from codeagent.execution.policy import ExecutionPolicy
 from codeagent.execution.sandboxed import SandboxedExecutor
+from codeagent.execution.worker.forkserver import ForkServer
 from codeagent.execution.worker.process import WorkerProcess
 from codeagent.execution.worker.sandbox import (
     SpawnSpec,
@@ -168,15 +172,54 @@ async def bench_round_trip(n: int, seccomp: bool | None = None) -> float:
         return await amedian_time(once, n)
 
 
-def bench_cold_start(spec: SpawnSpec, n: int) -> float:
+def machine_cpu_s() -> float:
+    """Busy CPU time of the whole machine: sandboxed workers are not our children (getrusage misses them)."""
+    with open("/proc/stat", encoding="ascii") as f:
+        ticks = [int(x) for x in f.readline().split()[1:]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def bench_cold_start(spec: SpawnSpec, n: int, server: ForkServer | None = None) -> tuple[float, float]:
+    """(median wall s, mean machine CPU s) from spawn to ``ready``, kill and reap included."""
+
     def once() -> None:
-        worker = WorkerProcess.spawn(spec)
+        worker = server.spawn() if server is not None else WorkerProcess.spawn(spec)
         worker.wait_ready(30)
         worker.kill()
         worker.reap()
 
     once()  # warm the page cache
-    return median_time(once, n)
+    cpu = machine_cpu_s()
+    wall = median_time(once, n)
+    return wall, (machine_cpu_s() - cpu) / n
+
+
+async def bench_executor_cycles(language_wall: bool, n: int, concurrency: int = 8) -> float:
+    """Machine CPU seconds per executor life (take a worker, init, run ``x = 1``, close), pool refills
+    included: what a benchmark pays per fresh sandbox."""
+    from codeagent.execution.sandboxed import SandboxedExecutor
+    from codeagent.execution.worker.pool import configure_pools
+
+    policy = ExecutionPolicy(language_wall=language_wall)
+
+    async def cycle() -> None:
+        async with SandboxedExecutor(policy) as ex:
+            await ex.run("x = 1")
+
+    configure_pools(concurrency)
+    for _ in range(concurrency):
+        await cycle()
+    await asyncio.sleep(1.0)  # a full pool
+    cpu = machine_cpu_s()
+    limit = asyncio.Semaphore(concurrency)
+
+    async def limited() -> None:
+        async with limit:
+            await cycle()
+
+    await asyncio.gather(*(limited() for _ in range(n)))
+    await asyncio.sleep(1.0)  # the refills of the pool are part of the cost
+    return (machine_cpu_s() - cpu) / n
 
 
 async def main() -> None:
@@ -186,6 +229,7 @@ async def main() -> None:
     parser.add_argument("--repeat", type=int, default=5, help="runs per snippet and engine (median)")
     parser.add_argument("--round-trips", type=int, default=500)
     parser.add_argument("--cold-starts", type=int, default=20)
+    parser.add_argument("--cycles", type=int, default=300, help="executor lives for the CPU-per-life figure")
     parser.add_argument("--json", type=Path, help="also write the numbers to this file")
     args = parser.parse_args()
 
@@ -240,12 +284,31 @@ async def main() -> None:
         specs = {}
     specs["subprocess+seccomp"] = SpawnSpec(use_bwrap=False, seccomp=status.seccomp)
     results["cold_start_ms"] = {}
-    for label, spec in specs.items():
+    results["cold_start_cpu_ms"] = {}
+    runs: list[tuple[str, SpawnSpec, ForkServer | None]] = [
+        (label, spec, None) for label, spec in specs.items()
+    ]
+    server = None
+    if status.full:
+        server = ForkServer(SpawnSpec(use_bwrap=True))
+        runs.insert(0, ("fork server", SpawnSpec(use_bwrap=True), server))
+    for label, spec, via in runs:
         if spec.seccomp and not status.seccomp:
             continue
-        cold = bench_cold_start(spec, args.cold_starts)
+        cold, cpu = bench_cold_start(spec, args.cold_starts, via)
         results["cold_start_ms"][label] = cold * 1000
-        print(f"cold start (spawn -> ready), {label:18s} median of {args.cold_starts}: {cold * 1000:.1f} ms")
+        results["cold_start_cpu_ms"][label] = cpu * 1000
+        print(
+            f"cold start (spawn -> ready -> killed), {label:18s} median of {args.cold_starts}: "
+            f"{cold * 1000:5.1f} ms, machine CPU {cpu * 1000:5.1f} ms"
+        )
+    if server is not None:
+        server.shutdown()
+        for wall in (True, False):
+            cpu = await bench_executor_cycles(wall, args.cycles)
+            label = "language wall" if wall else "plain (language_wall=False)"
+            results[f"executor_cycle_cpu_ms_{'wall' if wall else 'plain'}"] = cpu * 1000
+            print(f"executor life (take, init, run, close), {label}: machine CPU {cpu * 1000:.1f} ms each")
 
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))

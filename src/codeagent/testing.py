@@ -64,9 +64,10 @@ _CHUNKS = re.compile(r"\s*\S+|\s+")
 class _TestModelBase:
     """What both test models share: recording, stop sequences, usage, delays and chunked streaming."""
 
-    def __init__(self, *, model_id: str, delay: float) -> None:
+    def __init__(self, *, model_id: str, delay: float, record: bool = True) -> None:
         self.model_id = model_id
         self.delay = delay
+        self.record = record
         self.calls: list[RecordedCall] = []
 
     @property
@@ -88,9 +89,10 @@ class _TestModelBase:
         grammar: str | None,
         streamed: bool,
     ) -> ChatMessage:
-        copied = [m.model_copy(deep=True) for m in messages]
+        copied = [m.model_copy(deep=True) for m in messages] if self.record else list(messages)
         options = CallOptions(list(tools or []), list(stop or []), response_format, grammar)
-        self.calls.append(RecordedCall(copied, options, streamed))
+        if self.record:
+            self.calls.append(RecordedCall(copied, options, streamed))
         if self.delay:
             await asyncio.sleep(self.delay)
         output = await self._answer(copied, options)
@@ -143,6 +145,8 @@ class ScriptedModel(_TestModelBase):
         outputs: Strings (assistant text), ChatMessages (e.g. with tool calls), or exceptions to raise.
         model_id: Also used to price usage: ``ScriptedModel(..., model_id="gpt-4o")`` costs like gpt-4o.
         delay: Seconds each call takes (``asyncio.sleep``), to simulate latency in benchmarks.
+        record: keep a copy of each call's messages in ``calls`` (for assertions); False in benchmarks,
+            where copying every conversation would be most of the model's cost.
 
     Example:
         >>> import asyncio
@@ -159,8 +163,9 @@ class ScriptedModel(_TestModelBase):
         *,
         model_id: str = "scripted",
         delay: float = 0.0,
+        record: bool = True,
     ) -> None:
-        super().__init__(model_id=model_id, delay=delay)
+        super().__init__(model_id=model_id, delay=delay, record=record)
         self.outputs: list[Output | BaseException] = list(outputs)
         self._next = 0
 
@@ -172,7 +177,7 @@ class ScriptedModel(_TestModelBase):
     async def _answer(self, messages: list[ChatMessage], options: CallOptions) -> Output:
         if self._next >= len(self.outputs):
             raise ScriptExhaustedError(
-                f"ScriptedModel {self.model_id!r} has no output for call {len(self.calls)}: all "
+                f"ScriptedModel {self.model_id!r} has no output for call {self._next + 1}: all "
                 f"{len(self.outputs)} scripted outputs were used. Add more outputs to the script. "
                 f"Last message received: {messages[-1].text[:200]!r}"
                 if messages
@@ -195,8 +200,10 @@ class FunctionModel(_TestModelBase):
         'HI'
     """
 
-    def __init__(self, fn: ModelFunction, *, model_id: str = "function", delay: float = 0.0) -> None:
-        super().__init__(model_id=model_id, delay=delay)
+    def __init__(
+        self, fn: ModelFunction, *, model_id: str = "function", delay: float = 0.0, record: bool = True
+    ) -> None:
+        super().__init__(model_id=model_id, delay=delay, record=record)
         self.fn = fn
 
     async def _answer(self, messages: list[ChatMessage], options: CallOptions) -> Output:

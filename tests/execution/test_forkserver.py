@@ -19,7 +19,7 @@ import pytest
 from codeagent.execution.policy import ExecutionPolicy
 from codeagent.execution.sandboxed import SandboxedExecutor
 from codeagent.execution.types import ErrorKind
-from codeagent.execution.worker import forkserver, limits, sandbox
+from codeagent.execution.worker import forkserver, isolation, sandbox
 from codeagent.execution.worker.pool import WorkerPool, get_pool
 from codeagent.execution.worker.sandbox import SpawnSpec, sandbox_status
 
@@ -51,6 +51,26 @@ async def test_workers_are_forked_and_fast_to_get():
             assert ex._worker is not None and ex._worker.info["forked"]
     # Loose bound (a loaded CI box): a sandbox each costs ~50 ms of CPU, a fork ~2 ms.
     assert (time.perf_counter() - started) / 10 < 0.5
+
+
+async def test_runners_are_prepared_in_the_fork_server_for_policies_in_use():
+    policy = ExecutionPolicy(timeout_s=7, max_output_chars=1234)  # a policy of this test's own
+    async with SandboxedExecutor(policy) as first:
+        assert (await first.run("final_answer(1)")).value == 1
+        assert first._worker is not None and not first._worker.info["prepared_runner"]
+    for _ in range(50):  # the idle workers forked before the fork server had the runner do not have it
+        async with SandboxedExecutor(policy) as ex:
+            await ex.start()
+            assert ex._worker is not None
+            if ex._worker.info["prepared_runner"]:
+                result = await ex.run("x = [i * i for i in range(4)]\nprint(x)\nfinal_answer(sum(x))")
+                assert result.logs == "[0, 1, 4, 9]\n" and result.value == 14
+                break
+    else:
+        raise AssertionError("no worker came with a prepared runner")
+    async with SandboxedExecutor(ExecutionPolicy(timeout_s=7, max_output_chars=999)) as other:
+        await other.start()
+        assert other._worker is not None and not other._worker.info["prepared_runner"]
 
 
 async def test_siblings_have_private_tmp():
@@ -244,10 +264,10 @@ def test_pid_patch_only_touches_pid_comparisons():
     from codeagent.execution.worker.seccomp import seccomp_program
 
     program = seccomp_program(False, "child")
-    assert program is not None and limits.PID_SENTINEL.to_bytes(4, "little") in program
-    patched = limits.patch_pid(program, 1234)
-    assert len(patched) == len(program) and limits.PID_SENTINEL.to_bytes(4, "little") not in patched
+    assert program is not None and isolation.PID_SENTINEL.to_bytes(4, "little") in program
+    patched = isolation.patch_pid(program, 1234)
+    assert len(patched) == len(program) and isolation.PID_SENTINEL.to_bytes(4, "little") not in patched
     worker_program = seccomp_program(False, "worker")
     assert worker_program is not None
     with pytest.raises(ValueError, match="no pid comparison"):
-        limits.patch_pid(worker_program, 1234)
+        isolation.patch_pid(worker_program, 1234)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -70,9 +71,17 @@ class CodeAgent(Agent):
             if owned:
                 await executor.close()
             raise
+        start = getattr(executor, "start", None)
+        if owned and callable(start):
+            # Get the sandbox ready while the model thinks about the first action, not after.
+            run.resources["executor_start"] = asyncio.ensure_future(start())
         return run
 
     async def finish_run(self, run: RunContext) -> None:
+        starting: asyncio.Future[None] | None = run.resources.pop("executor_start", None)
+        if starting is not None:
+            starting.cancel()
+            await asyncio.gather(starting, return_exceptions=True)  # retrieved, whatever its outcome
         if run.resources.get("owns_executor"):
             await run.resources["executor"].close()
 
@@ -113,6 +122,9 @@ class CodeAgent(Agent):
     async def execute_action(self, run: RunContext, action: ParsedAction, step: ActionStep) -> None:
         executor: Executor = run.resources["executor"]
         assert action.code is not None
+        starting: asyncio.Future[None] | None = run.resources.pop("executor_start", None)
+        if starting is not None:
+            await starting  # a sandbox that cannot start fails here, as it would in run()
         result = await executor.run(action.code)
         step.observation = format_observation(result)
         step.state_reset = result.state_reset

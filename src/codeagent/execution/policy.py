@@ -6,7 +6,7 @@ imports it and its start time matters.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from typing import Any
 
 #: Standard-library modules that are safe to expose (through proxies) by default.
@@ -106,7 +106,8 @@ class ExecutionPolicy:
             raise ValueError("ExecutionPolicy.file_size_mb must be >= 0")
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Not dataclasses.asdict: that deep-copies every tuple, and this runs once per sandboxed executor.
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ExecutionPolicy:

@@ -258,10 +258,13 @@ class SandboxedExecutor:
                 return worker
             self._drop_worker()  # died while idle (killed from outside): its state is gone
         spec = await self._resolve_spec()
-        worker = await get_pool(spec).acquire()
+        pool = get_pool(spec)
+        policy = self.policy.to_dict()
+        pool.note_policy(policy)
+        worker = await pool.acquire()
         try:
             worker.set_max_message(self._max_in())
-            init = {"t": "init", "policy": self.policy.to_dict(), "tools": list(self._tools)}
+            init = {"t": "init", "policy": policy, "tools": list(self._tools)}
             await self._setup_call(worker, init)
             for batch in self._variable_batches():
                 await self._setup_call(worker, {"t": "vars", "values": batch})
@@ -304,6 +307,8 @@ class SandboxedExecutor:
             raise WorkerStartError(f"the worker failed during {message['t']!r}: {exc}") from None
         if reply.get("t") != "ok":
             raise ValueError(f"the worker refused {message['t']!r}: {reply.get('message', reply)}")
+        if message["t"] == "init":
+            worker.info["prepared_runner"] = bool(reply.get("prepared"))
 
     def _drop_worker(self) -> None:
         worker, self._worker = self._worker, None

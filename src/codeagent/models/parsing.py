@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Sequence
@@ -127,18 +128,25 @@ class StopFilter:
 _WORDS = re.compile(r"\w+|[^\w\s]")
 
 
+@functools.lru_cache(maxsize=4096)
+def _count_words(text: str) -> int:
+    # Cached: a conversation is re-counted at every call, and its old messages (the system prompt
+    # above all) are the same strings each time.
+    return len(_WORDS.findall(text))
+
+
 def count_tokens_roughly(content: str | Sequence[ChatMessage]) -> int:
     """A cheap token estimate (words and punctuation marks) for models that report no usage."""
     if isinstance(content, str):
-        return len(_WORDS.findall(content))
+        return _count_words(content)
     total = 0
     for message in content:
         total += 4  # role and framing tokens, as chat templates add them
         if isinstance(message.content, list):
             for part in message.content:
-                total += len(_WORDS.findall(part.text)) if isinstance(part, TextPart) else 85
+                total += _count_words(part.text) if isinstance(part, TextPart) else 85
         else:
-            total += len(_WORDS.findall(message.content or ""))
+            total += _count_words(message.content or "")
         for call in message.tool_calls:
-            total += len(_WORDS.findall(call.name + " " + arguments_json(call)))
+            total += _count_words(call.name + " " + arguments_json(call))
     return total

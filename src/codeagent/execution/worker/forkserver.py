@@ -27,6 +27,7 @@ import subprocess
 import threading
 from typing import Any
 
+from codeagent.execution.worker.main import policy_key
 from codeagent.execution.worker.process import WorkerProcess, WorkerStartError
 from codeagent.execution.worker.sandbox import WORKER_ENV, SpawnSpec, zygote_command
 from codeagent.execution.worker.seccomp import seccomp_program
@@ -91,6 +92,7 @@ class ForkServer:
         self._next_id = 0
         self._dead = False
         self._stopping = False
+        self._prepared: set[str] = set()
         host_end, zygote_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             self._proc = subprocess.Popen(
@@ -148,7 +150,7 @@ class ForkServer:
                 ):
                     raise WorkerStartError(f"the fork server did not fork within {SPAWN_TIMEOUT_S:g} s")
                 if self._dead and request_id not in self._replies:
-                    raise WorkerStartError(f"the fork server died: {self._stderr_tail() or '-'}")
+                    raise WorkerStartError(f"the fork server died: {self._exit_report()}")
                 reply, fds = self._replies.pop(request_id)
                 if reply.get("t") != "spawned" or len(fds) != 1:
                     for fd in fds:
@@ -164,6 +166,16 @@ class ForkServer:
             for fd in theirs:
                 os.close(fd)
         return WorkerProcess(self.spec, control, ours)
+
+    def prepare(self, policy: dict[str, Any]) -> None:
+        """Have the fork server build a runner for ``policy`` once, for all the children it forks after."""
+        key = policy_key(policy)
+        with self._lock:
+            if key in self._prepared or self._dead:
+                return
+            self._prepared.add(key)
+            with contextlib.suppress(OSError):  # a dead server is noticed at the next spawn
+                self._control.send(json.dumps({"t": "prepare", "policy": policy}).encode())
 
     def shutdown(self) -> None:
         """Stop the fork server; its children die with it."""
@@ -214,17 +226,13 @@ class ForkServer:
         while True:
             try:
                 data, fds, _flags, _addr = socket.recv_fds(self._control, _MAX_PACKET, 1)
-            except OSError:
+            except OSError as exc:
                 data, fds = b"", []
+                if not self._stopping:
+                    log.error("codeagent: lost the fork server's control channel: %s", exc)
             if not data:
                 if not self._stopping:
-                    with contextlib.suppress(subprocess.TimeoutExpired):
-                        self._proc.wait(1.0)
-                    log.warning(
-                        "codeagent: the fork server stopped (status %s): %s",
-                        self._proc.returncode,
-                        self._stderr_tail() or "-",
-                    )
+                    log.warning("codeagent: the fork server stopped: %s", self._exit_report())
                 break
             try:
                 message = json.loads(data)
@@ -256,12 +264,20 @@ class ForkServer:
             control.kill()
             control.set_exit(-signal.SIGKILL, "the worker's fork server stopped, and the worker with it")
 
+    def _exit_report(self) -> str:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._proc.wait(1.0)
+        return f"status {self._proc.returncode}: {self._stderr_tail() or '-'}"
+
     def _stderr_tail(self) -> str:
         stream = self._proc.stderr
-        if stream is None or self._proc.poll() is None:
+        if stream is None:
             return ""
+        # Non-blocking: a process of the sandbox may still hold the pipe open.
         with contextlib.suppress(OSError, ValueError):
-            data: bytes = stream.read(1 << 16)
+            fd = stream.fileno()
+            os.set_blocking(fd, False)
+            data = os.read(fd, 1 << 16)
             return data.decode("utf-8", "replace").strip()[-2000:]
         return ""
 

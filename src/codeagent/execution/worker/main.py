@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import _thread
 import binascii
+import json
 import os
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -45,6 +46,11 @@ _BOOT_MAX_BYTES = 1 << 20
 _MAX_ERROR_CHARS = 10_000
 
 
+def policy_key(policy: Mapping[str, Any]) -> str:
+    """A policy (as its dict) as a canonical string, to match runner templates with ``init``."""
+    return json.dumps(policy, sort_keys=True, separators=(",", ":"))
+
+
 def _load_runner_class(policy: ExecutionPolicy) -> Any:
     if not policy.language_wall:
         from codeagent.execution.worker.plain_runner import PlainRunner
@@ -63,6 +69,8 @@ class Worker:
         self.wfd = wfd
         #: Forked by the fork server: the sandbox's namespaces are shared with sibling workers.
         self.shared_sandbox = shared_sandbox
+        #: Runners the fork server built before forking us, by `policy_key` (never used by anyone).
+        self.runner_templates: dict[str, Any] = {}
         self.runner: Any = None
         self.policy: ExecutionPolicy | None = None
         self.max_in = _BOOT_MAX_BYTES
@@ -126,12 +134,12 @@ class Worker:
         self.test_hooks = bool(message.get("test_hooks"))
         return self.ready_message()
 
-    def ready_message(self) -> Message:
+    def ready_message(self, seccomp_mode: int | None = None) -> Message:
         return {
             "t": "ready",
             "pid": os.getpid(),
             "uid": os.getuid(),
-            "seccomp": limits.seccomp_mode(),
+            "seccomp": limits.seccomp_mode() if seccomp_mode is None else seccomp_mode,
             "forked": self.shared_sandbox,
         }
 
@@ -146,16 +154,22 @@ class Worker:
         # From here on untrusted code runs. Nobody drains fd 2 (the host reads it only after a failed
         # start), so stray stderr writes (warnings, C libraries) would fill the pipe and hang the worker.
         _redirect_to_devnull(2)
-        cls = _load_runner_class(policy)
-        try:
-            # A dedicated process may set the recursion limit and other process-wide state.
-            self.runner = cls(policy, owns_process=True)
-        except TypeError:
-            self.runner = cls(policy)
+        self.runner = self.runner_templates.pop(policy_key(message["policy"]), None)
+        prepared = self.runner is not None
+        if prepared:
+            self.runner.owns_process = True  # built unused in the fork server; this process is its own
+        else:
+            cls = _load_runner_class(policy)
+            try:
+                # A dedicated process may set the recursion limit and other process-wide state.
+                self.runner = cls(policy, owns_process=True)
+            except TypeError:
+                self.runner = cls(policy)
+        self.runner_templates.clear()
         self.policy = policy
         self._install_tools(message.get("tools") or [])
         self._install_variables(message.get("variables") or {})
-        return {"t": "ok", "rlimits": applied}
+        return {"t": "ok", "rlimits": applied, "prepared": prepared}
 
     def on_tools(self, message: Message) -> Message:
         self._require_init()

@@ -25,8 +25,10 @@ import logging
 import os
 import threading
 import time
+from typing import Any
 
 from codeagent.execution.worker.forkserver import ForkServer, ForkServerUnavailable
+from codeagent.execution.worker.main import policy_key
 from codeagent.execution.worker.process import WorkerProcess, WorkerStartError
 from codeagent.execution.worker.sandbox import SpawnSpec, ensure_bytecode
 
@@ -34,6 +36,8 @@ log = logging.getLogger("codeagent.execution.pool")
 
 #: Seconds a worker may take from spawn to ``ready`` (generous: 64 workers booting on 2 cores).
 BOOT_TIMEOUT_S = 60.0
+#: Policies whose runners a fork server prepares, at most.
+_MAX_POLICIES = 8
 #: Default number of idle workers kept ready per spec.
 DEFAULT_MIN_IDLE = 1
 
@@ -60,6 +64,7 @@ class WorkerPool:
         self._thread: threading.Thread | None = None
         self.spawned = 0
         self._fork_server: ForkServer | None = None
+        self._policies: dict[str, dict[str, Any]] = {}
         #: Why the fork server cannot be used here (then every worker gets a sandbox of its own).
         self.fork_server_unavailable: str | None = None
 
@@ -84,6 +89,15 @@ class WorkerPool:
             return await asyncio.wait_for(fut, 2 * BOOT_TIMEOUT_S)
         except TimeoutError:
             raise WorkerStartError("no worker became available in time") from None
+
+    def note_policy(self, policy: dict[str, Any]) -> None:
+        """An executor of this pool runs with ``policy``: the fork server prepares a runner for it."""
+        with self._cond:
+            if len(self._policies) < _MAX_POLICIES:
+                self._policies.setdefault(policy_key(policy), policy)
+            server = self._fork_server
+        if server is not None and server.alive():
+            server.prepare(policy)
 
     def discard(self, worker: WorkerProcess) -> None:
         """Kill a worker (if still running) and let the pool thread reap it; never blocks."""
@@ -195,9 +209,16 @@ class WorkerPool:
 
     def _spawn_one(self) -> WorkerProcess:
         server = self._usable_fork_server()
-        if server is not None:
+        if server is None:
+            return WorkerProcess.spawn(self.spec)
+        try:
             return server.spawn()
-        return WorkerProcess.spawn(self.spec)
+        except WorkerStartError:
+            if server.alive():
+                raise
+        # The fork server died under us (its reason is logged): one more try with a new one.
+        server = self._usable_fork_server()
+        return server.spawn() if server is not None else WorkerProcess.spawn(self.spec)
 
     def _usable_fork_server(self) -> ForkServer | None:
         """This spec's fork server, (re)started if needed; None when workers get a sandbox each."""
@@ -211,11 +232,16 @@ class WorkerPool:
             self._fork_server = None
         if self._fork_server is None:
             try:
-                self._fork_server = ForkServer(self.spec)
+                server = ForkServer(self.spec)
             except ForkServerUnavailable as exc:
                 self.fork_server_unavailable = str(exc)
                 log.warning("codeagent: %s; starting a sandbox per worker instead (~50 ms each)", exc)
                 return None
+            with self._cond:
+                self._fork_server = server
+                policies = list(self._policies.values())
+            for policy in policies:
+                server.prepare(policy)
         return self._fork_server
 
     @property

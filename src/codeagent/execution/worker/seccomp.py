@@ -16,7 +16,7 @@ sees a readable ``PermissionError``) for:
   process_madvise refused), and, without network, may not bind, listen, accept or connect sockets (abstract
   unix sockets would be a channel between siblings). Its own pid is not known when the filter is compiled:
   the program compares against `PID_SENTINEL`, which the child replaces with its pid before loading
-  (`codeagent.execution.worker.limits.patch_pid`).
+  (`codeagent.execution.worker.isolation.ChildIsolation`).
 * ``"zygote"``: the fork server itself runs only codeagent's code, but gets the worker rules too, minus
   what it needs to fork and isolate children (fork, clone, unshare, mount); a child inherits this filter
   and stacks its own on top.
@@ -31,7 +31,7 @@ import socket
 import tempfile
 from typing import Any, Literal
 
-from codeagent.execution.worker.limits import PID_SENTINEL
+from codeagent.execution.worker.isolation import PID_SENTINEL
 
 log = logging.getLogger("codeagent.execution.sandbox")
 

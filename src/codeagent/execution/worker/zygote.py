@@ -19,6 +19,7 @@ Control channel (host <-> zygote): a SOCK_SEQPACKET socket on fd 0, one JSON obj
 
     host -> zygote   boot  {seccomp, child_seccomp (base64 | null), test_hooks, tmp_size_mb, preload}
                      spawn {id} + fds [child's stdin, stdout, stderr]
+                     prepare {policy}      build a runner for this policy now; children get it ready-made
     zygote -> host   ready   {pid, fork: bool, reason}        after boot (a trial child was forked)
                      spawned {id, pid} + fds [pidfd]           the host kills the child with the pidfd
                      failed  {id, message}
@@ -40,13 +41,16 @@ import socket
 import sys
 from typing import Any
 
-from codeagent.execution.policy import DEFAULT_AUTHORIZED_IMPORTS
+from codeagent.execution.policy import DEFAULT_AUTHORIZED_IMPORTS, ExecutionPolicy
 from codeagent.execution.worker import limits
-from codeagent.execution.worker.main import Worker, preload_runners, serve_and_exit
+from codeagent.execution.worker.isolation import ChildIsolation, set_undumpable
+from codeagent.execution.worker.main import Worker, policy_key, preload_runners, serve_and_exit
 from codeagent.execution.worker.protocol import encode_message, write_all
 
 #: Largest control packet (they are tiny JSON objects).
 _MAX_PACKET = 1 << 16
+#: Runner templates kept at most (one per policy announced by the host; oldest dropped).
+MAX_TEMPLATES = 8
 #: Exit status of a trial or worker child whose isolation failed (before any code ran).
 EXIT_ISOLATION = 88
 
@@ -56,10 +60,10 @@ class Zygote:
 
     def __init__(self, control: socket.socket) -> None:
         self.control = control
-        self.child_program: limits.PidPatchedProgram | None = None
+        self.isolation: ChildIsolation | None = None
         self.test_hooks = False
-        self.tmp_size_mb = 64
-        self.tmp_binds: list[str] = []
+        #: Unused runners by policy (see `prepare`); each child inherits them all, takes one, drops the rest.
+        self.templates: dict[str, Any] = {}
         self.children: set[int] = set()
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_w, False)
@@ -77,11 +81,10 @@ class Zygote:
         if message.get("t") != "boot":
             raise RuntimeError(f"expected boot, got {message.get('t')!r}")
         self.test_hooks = bool(message.get("test_hooks"))
-        self.tmp_size_mb = int(message["tmp_size_mb"])
-        self.tmp_binds = limits.mounts_under("/tmp")
         child = message.get("child_seccomp")
         # Refuses, now, a program without the pid comparisons it must have.
-        self.child_program = limits.PidPatchedProgram(binascii.a2b_base64(child)) if child else None
+        program = binascii.a2b_base64(child) if child else None
+        self.isolation = ChildIsolation(int(message["tmp_size_mb"]), program)
         preload(list(message.get("preload") or ()))
         # Signals before seccomp: the handler must exist when the zygote's own filter is in place.
         signal.set_wakeup_fd(self.wake_w, warn_on_full_buffer=False)
@@ -89,7 +92,7 @@ class Zygote:
         program = message.get("seccomp")
         if program:
             limits.load_seccomp(binascii.a2b_base64(program))
-        limits.set_undumpable()
+        set_undumpable()
         ok, reason = self.trial_fork()
         # Objects alive now are shared with every child; frozen, the children's GC never touches (and so
         # never copies) their pages.
@@ -103,10 +106,8 @@ class Zygote:
         if pid == 0:
             os.close(rfd)
             try:
-                limits.isolate_child(self.tmp_size_mb, self.tmp_binds)
-                limits.drop_capabilities()
-                if self.child_program is not None:
-                    limits.load_seccomp(self.child_program.for_pid(os.getpid()))
+                assert self.isolation is not None
+                self.isolation.apply()
             except BaseException as exc:
                 os.write(wfd, f"{type(exc).__name__}: {exc}".encode()[:1000])
                 os._exit(EXIT_ISOLATION)
@@ -138,6 +139,9 @@ class Zygote:
                 self.on_message(json.loads(data), fds)
 
     def on_message(self, message: dict[str, Any], fds: list[int]) -> None:
+        if message.get("t") == "prepare" and not fds:
+            self.prepare(message.get("policy"))
+            return
         if message.get("t") != "spawn" or len(fds) != 3:
             for fd in fds:
                 os.close(fd)
@@ -160,6 +164,23 @@ class Zygote:
             self.send({"t": "spawned", "id": message.get("id"), "pid": pid}, [pidfd])
         finally:
             os.close(pidfd)
+
+    def prepare(self, policy: Any) -> None:
+        """Build a language-wall runner for ``policy`` now, so that children get it ready-made."""
+        if not isinstance(policy, dict) or not policy.get("language_wall", True):
+            return  # the plain runner costs nothing to build
+        key = policy_key(policy)
+        if key in self.templates:
+            return
+        try:
+            from codeagent.execution.language.runner import CodeRunner
+
+            runner = CodeRunner(ExecutionPolicy.from_dict(policy))
+        except Exception:  # a policy the worker would refuse at init: it says why there
+            return
+        if len(self.templates) >= MAX_TEMPLATES:
+            self.templates.pop(next(iter(self.templates)))
+        self.templates[key] = runner
 
     def reap(self) -> None:
         while self.children:
@@ -186,13 +207,12 @@ class Zygote:
             os.close(efd)
             os.setsid()
             limits.die_with_parent(os.getppid())
-            limits.isolate_child(self.tmp_size_mb, self.tmp_binds)
-            limits.drop_capabilities()
-            if self.child_program is not None:
-                limits.load_seccomp(self.child_program.for_pid(os.getpid()))
+            assert self.isolation is not None
+            self.isolation.apply()
             worker = Worker(rfd, wfd, shared_sandbox=True)
             worker.test_hooks = self.test_hooks
-            write_all(wfd, encode_message(worker.ready_message()))
+            worker.runner_templates = self.templates
+            write_all(wfd, encode_message(worker.ready_message(self.isolation.seccomp_mode)))
         except BaseException as exc:
             try:
                 os.write(2, f"codeagent fork server: the worker could not isolate itself: {exc}\n".encode())
@@ -225,6 +245,7 @@ def main() -> None:
     os.close(devnull)
     preload_runners()
     limits.native()  # ctypes and libc, for every child: load them once, here
+    limits.warm_up()
 
     zygote = Zygote(control)
     try:
