@@ -90,7 +90,7 @@ async def test_siblings_cannot_signal_limit_or_inspect_each_other():
         pid_a = await a._probe("import os\nresult = os.getpid()")
         out = await b._probe(
             f"""
-import os, resource, signal, threading
+import fcntl, os, resource, signal, struct, threading
 def attempt(fn):
     try:
         fn()
@@ -108,6 +108,9 @@ result = {{
     "affinity_sibling": attempt(lambda: os.sched_setaffinity({pid_a}, {{0}})),
     "nice_sibling": attempt(lambda: os.setpriority(os.PRIO_PROCESS, {pid_a}, 19)),
     "pidfd_sibling": attempt(lambda: os.pidfd_open({pid_a})),
+    "sigio_sibling": attempt(lambda: fcntl.fcntl(os.pipe()[0], fcntl.F_SETOWN, {pid_a})),
+    "sigio_ioctl": attempt(lambda: fcntl.ioctl(os.pipe()[0], 0x8901, struct.pack("i", {pid_a}))),
+    "fcntl_other": attempt(lambda: fcntl.fcntl(os.pipe()[0], fcntl.F_GETFL)),
     "proc_environ": attempt(lambda: open("/proc/{pid_a}/environ", "rb").read()),
     "proc_cwd": attempt(lambda: os.listdir("/proc/{pid_a}/cwd")),
     "proc_mem": attempt(lambda: open("/proc/{pid_a}/mem", "rb").read(1)),
@@ -125,6 +128,9 @@ result = {{
             "affinity_sibling": "PermissionError",
             "nice_sibling": "PermissionError",
             "pidfd_sibling": "PermissionError",
+            "sigio_sibling": "PermissionError",
+            "sigio_ioctl": "PermissionError",
+            "fcntl_other": "allowed",
             "proc_environ": "PermissionError",
             "proc_cwd": "PermissionError",
             "proc_mem": "PermissionError",
@@ -236,6 +242,13 @@ async def test_without_the_fork_server_each_worker_gets_its_own_sandbox():
         "while True: pass"
     )
     assert result.error is not None and result.error.kind is ErrorKind.TIMEOUT
+
+
+async def test_no_fork_server_without_seccomp():
+    # Without the child filter nothing would keep siblings from signalling each other.
+    async with SandboxedExecutor(POLICY, seccomp=False) as ex:
+        assert (await ex.run("final_answer(5)")).value == 5
+        assert ex._worker is not None and not ex._worker.info["forked"]
 
 
 async def test_pool_falls_back_when_workers_cannot_be_isolated(monkeypatch, caplog):

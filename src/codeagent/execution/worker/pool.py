@@ -222,7 +222,9 @@ class WorkerPool:
 
     def _usable_fork_server(self) -> ForkServer | None:
         """This spec's fork server, (re)started if needed; None when workers get a sandbox each."""
-        if not (self.spec.use_bwrap and self.spec.fork_server) or self.fork_server_unavailable:
+        # Without seccomp nothing would keep siblings from signalling each other: a sandbox each, then.
+        usable = self.spec.use_bwrap and self.spec.seccomp and self.spec.fork_server
+        if not usable or self.fork_server_unavailable:
             return None
         if self._stopped:
             raise WorkerStartError("the worker pool was shut down")

@@ -77,8 +77,8 @@ class SpawnSpec:
     tmp_size_mb: int = 256
     seccomp: bool = True
     test_hooks: bool = False
-    #: Fork workers from a fork server in one bubblewrap sandbox (~2 ms each) instead of starting a
-    #: sandbox per worker (~50 ms); ignored without bubblewrap.
+    #: Fork workers from a fork server in one bubblewrap sandbox (~3.5 ms each) instead of starting a
+    #: sandbox per worker (~60 ms); ignored without bubblewrap or seccomp (which keeps siblings apart).
     fork_server: bool = True
 
 

@@ -10,11 +10,12 @@ sees a readable ``PermissionError``) for:
   allowed). This is the ``"worker"`` variant: a worker alone in its own sandbox.
 * ``"child"``: a worker forked by the fork server (`codeagent.execution.worker.zygote`) shares its sandbox
   (uid, pid and network namespaces) with sibling workers of *other* runs. On top of the worker rules it
-  may only signal itself (kill, tgkill, rt_*sigqueueinfo with its own pid; tkill, pidfd_open and
-  pidfd_send_signal refused), may not change another process's limits, scheduling or priority (prlimit64
-  and sched_set* only on pid 0 = itself; setpriority, ioprio_set, migrate_pages, move_pages,
-  process_madvise refused), and, without network, may not bind, listen, accept or connect sockets (abstract
-  unix sockets would be a channel between siblings). Its own pid is not known when the filter is compiled:
+  may only signal itself (kill, tgkill, rt_*sigqueueinfo with its own pid; tkill, pidfd_open,
+  pidfd_send_signal, and F_SETOWN / FIOSETOWN, which make I/O signal a chosen pid, refused), may not
+  change another process's limits, scheduling or priority (prlimit64 and sched_set* only on pid 0 =
+  itself; setpriority, ioprio_set, migrate_pages, move_pages, process_madvise refused), and, without
+  network, may not bind, listen, accept or connect sockets (abstract unix sockets would be a channel
+  between siblings). Its own pid is not known when the filter is compiled:
   the program compares against `PID_SENTINEL`, which the child replaces with its pid before loading
   (`codeagent.execution.worker.isolation.ChildIsolation`).
 * ``"zygote"``: the fork server itself runs only codeagent's code, but gets the worker rules too, minus
@@ -112,6 +113,9 @@ _CHILD_PID_ZERO = (
     "sched_setattr",
 )
 _CHILD_NO_NETWORK = ("bind", "listen", "accept", "accept4", "connect")
+#: fcntl F_SETOWN, F_SETOWN_EX; ioctl FIOSETOWN, SIOCSPGRP.
+_F_SETOWN_COMMANDS = (8, 15)
+_SETOWN_IOCTLS = (0x8901, 0x8902)
 _CLONE_THREAD = 0x00010000
 _TIOCSTI = 0x5412
 
@@ -147,6 +151,11 @@ def seccomp_program(network: bool, variant: Variant = "worker") -> bytes | None:
             _add(flt, eperm, name, sc.Arg(0, sc.NE, PID_SENTINEL))
         for name in _CHILD_PID_ZERO:
             _add(flt, eperm, name, sc.Arg(0, sc.NE, 0))
+        # Making a file send SIGIO/SIGURG to a pid of one's choice is also a way to signal a sibling.
+        for command in _F_SETOWN_COMMANDS:
+            flt.add_rule(eperm, "fcntl", sc.Arg(1, sc.EQ, command))
+        for request in _SETOWN_IOCTLS:
+            flt.add_rule(eperm, "ioctl", sc.Arg(1, sc.MASKED_EQ, 0xFFFFFFFF, request))
     # clone3 passes its flags in memory that seccomp cannot read: ENOSYS makes glibc fall back to clone.
     flt.add_rule(sc.ERRNO(errno.ENOSYS), "clone3")
     flt.add_rule(eperm, "ioctl", sc.Arg(1, sc.MASKED_EQ, 0xFFFFFFFF, _TIOCSTI))
