@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import ClassVar
 
 import pytest
 from pydantic import BaseModel
@@ -254,6 +255,55 @@ async def test_model_error_ends_run_cleanly_and_closes_executor():
     result = await agent.arun("t")
     assert result.status == "error" and "boom" in result.error
     assert closed == [True]
+
+
+class StartingExecutor(InProcessExecutor):
+    """Records when `start` runs relative to the model's first call and the first action."""
+
+    log: ClassVar[list[str]] = []
+    fail_start = False
+
+    async def start(self) -> None:
+        StartingExecutor.log.append("start begins")
+        await asyncio.sleep(0.05)  # a sandbox takes a moment
+        if StartingExecutor.fail_start:
+            raise RuntimeError("no sandbox here")
+        StartingExecutor.log.append("start done")
+
+    async def run(self, code: str):  # type: ignore[no-untyped-def]
+        StartingExecutor.log.append("run")
+        return await super().run(code)
+
+
+async def test_executor_starts_while_the_model_writes_the_first_action():
+    StartingExecutor.log, StartingExecutor.fail_start = [], False
+
+    async def slow_model(messages, options):
+        StartingExecutor.log.append("model called")
+        await asyncio.sleep(0.1)
+        StartingExecutor.log.append("model answered")
+        return code("final_answer(1)")
+
+    agent = CodeAgent(model=FunctionModel(slow_model), executor=StartingExecutor)
+    assert (await agent.arun("t")).answer == 1
+    # The sandbox was made ready during the model call, not after it.
+    assert StartingExecutor.log == ["model called", "start begins", "start done", "model answered", "run"]
+
+
+async def test_a_failed_start_surfaces_at_the_first_action():
+    StartingExecutor.log, StartingExecutor.fail_start = [], True
+    agent = CodeAgent(model=ScriptedModel([code("final_answer(1)")]), executor=StartingExecutor)
+    with pytest.raises(RuntimeError, match="no sandbox here"):
+        await agent.arun("t")
+    assert "run" not in StartingExecutor.log
+
+
+async def test_a_pending_start_is_cancelled_when_the_run_ends_early():
+    StartingExecutor.log, StartingExecutor.fail_start = [], False
+    agent = CodeAgent(model=ScriptedModel([ModelError("down")]), executor=StartingExecutor)
+    result = await agent.arun("t")
+    assert result.status == "error"
+    assert "start done" not in StartingExecutor.log  # cancelled (if it had begun at all), not left running
 
 
 async def test_one_agent_many_concurrent_runs():
