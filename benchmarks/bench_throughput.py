@@ -110,34 +110,6 @@ class ScriptExecutor:
         return await self.tools[node.func.id](*args), False
 
 
-class HostTests:
-    """Test executor of the ``tests`` mode: runs the (trusted, dataset) test program with ``exec`` in a host
-    thread, no sandbox: the CPU work of the tests themselves, without any process or isolation cost."""
-
-    def __init__(self, policy: ExecutionPolicy) -> None:
-        self.policy = policy
-
-    async def run(self, code: str) -> ExecutionResult:
-        return await asyncio.to_thread(self._run, code)
-
-    def _run(self, code: str) -> ExecutionResult:
-        try:
-            exec(compile(code, "<tests>", "exec"), {"__name__": "__main__"})
-        except BaseException as exc:
-            kind = ErrorKind.RUNTIME
-            return ExecutionResult(error=ExecutionError(kind=kind, message=str(exc), type=type(exc).__name__))
-        return ExecutionResult(logs="")
-
-    async def send_variables(self, variables: Any) -> None:
-        return None
-
-    async def send_tools(self, tools: Any) -> None:
-        return None
-
-    async def close(self) -> None:
-        return None
-
-
 class NoSandbox:
     """Stand-in test executor for the baseline: no process, no code run; passes any non-empty program."""
 
@@ -155,6 +127,22 @@ class NoSandbox:
 
     async def close(self) -> None:
         return None
+
+
+class HostTests(NoSandbox):
+    """Test executor of the ``tests`` mode: runs the (trusted, dataset) test program with ``exec`` in a host
+    thread, no sandbox: the CPU work of the tests themselves, without any process or isolation cost."""
+
+    async def run(self, code: str) -> ExecutionResult:
+        return await asyncio.to_thread(self._run, code)
+
+    def _run(self, code: str) -> ExecutionResult:
+        try:
+            exec(compile(code, "<tests>", "exec"), {"__name__": "__main__"})
+        except BaseException as exc:
+            kind = ErrorKind.RUNTIME
+            return ExecutionResult(error=ExecutionError(kind=kind, message=str(exc), type=type(exc).__name__))
+        return ExecutionResult(logs="")
 
 
 async def warm_up(concurrency: int) -> None:

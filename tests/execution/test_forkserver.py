@@ -30,6 +30,15 @@ pytestmark = pytest.mark.skipif(
 )
 
 POLICY = ExecutionPolicy(timeout_s=10)
+#: Probe helper: "allowed", or the name of the OSError a call raised.
+ATTEMPT = """
+def attempt(fn):
+    try:
+        fn()
+        return "allowed"
+    except OSError as exc:
+        return type(exc).__name__
+"""
 
 
 async def two_siblings() -> tuple[SandboxedExecutor, SandboxedExecutor]:
@@ -91,13 +100,7 @@ async def test_siblings_cannot_signal_limit_or_inspect_each_other():
         out = await b._probe(
             f"""
 import fcntl, os, resource, signal, struct, threading
-def attempt(fn):
-    try:
-        fn()
-        return "allowed"
-    except OSError as exc:
-        return type(exc).__name__
-result = {{
+{ATTEMPT}result = {{
     "kill_sibling": attempt(lambda: os.kill({pid_a}, signal.SIGKILL)),
     "kill_server": attempt(lambda: os.kill(os.getppid(), signal.SIGKILL)),
     "kill_group_0": attempt(lambda: os.kill(0, 0)),
@@ -143,22 +146,16 @@ result = {{
 async def test_forked_worker_has_no_capabilities_sockets_or_namespaces():
     async with SandboxedExecutor(POLICY, _test_hooks=True) as ex:
         out = await ex._probe(
-            """
+            f"""
 import ctypes, socket
 status = dict(line.split(":", 1) for line in open("/proc/self/status").read().splitlines())
 libc = ctypes.CDLL(None, use_errno=True)
-def attempt(fn):
-    try:
-        fn()
-        return "allowed"
-    except OSError as exc:
-        return type(exc).__name__
-def abstract_server():
+{ATTEMPT}def abstract_server():
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.bind(b"\\0codeagent-test")
 def connect_abstract():
     socket.socket(socket.AF_UNIX, socket.SOCK_STREAM).connect(b"\\0codeagent-test")
-result = {
+result = {{
     "caps": [status[k].strip() for k in ("CapEff", "CapPrm", "CapInh", "CapAmb")],
     "no_new_privs": status["NoNewPrivs"].strip(),
     "seccomp": status["Seccomp"].strip(),
@@ -168,7 +165,7 @@ result = {
     "bind_abstract": attempt(abstract_server),
     "connect_abstract": attempt(connect_abstract),
     "socketpair": attempt(lambda: socket.socketpair()),
-}
+}}
 """
         )
     assert out["caps"] == ["0000000000000000"] * 4
