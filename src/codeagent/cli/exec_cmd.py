@@ -75,19 +75,14 @@ def build_policy(args: argparse.Namespace) -> ExecutionPolicy:
 
 async def execute(code: str, policy: ExecutionPolicy, *, require_sandbox: bool = False) -> ExecutionResult:
     """Run ``code`` once in a fresh default executor."""
+    from codeagent.execution.sandboxed import SandboxedExecutor
     from codeagent.execution.worker.pool import configure_pools
 
     configure_pools(0)  # one action, then exit: no point keeping a spare worker warm
-    if require_sandbox:
-        from codeagent.execution.sandboxed import SandboxedExecutor
-
-        executor: Any = SandboxedExecutor(policy, require_sandbox=True)
-    else:
-        from codeagent.execution.factory import create_executor
-
-        executor = create_executor(policy)
+    # One worker only: a sandbox of its own starts sooner than a fork server and then its first child.
+    executor = SandboxedExecutor(policy, require_sandbox=require_sandbox, fork_server=False)
     try:
-        return await executor.run(code)  # type: ignore[no-any-return]
+        return await executor.run(code)
     finally:
         await executor.close()
 
