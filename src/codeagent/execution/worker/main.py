@@ -165,7 +165,8 @@ class Worker:
                 self.runner = cls(policy, owns_process=True)
             except TypeError:
                 self.runner = cls(policy)
-        self.runner_templates.clear()
+        # Drop our reference only: freeing the other templates would write to (and so copy) their pages.
+        self.runner_templates = {}
         self.policy = policy
         self._install_tools(message.get("tools") or [])
         self._install_variables(message.get("variables") or {})

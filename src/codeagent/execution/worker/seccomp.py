@@ -14,9 +14,11 @@ sees a readable ``PermissionError``) for:
   pidfd_send_signal, and F_SETOWN / FIOSETOWN, which make I/O signal a chosen pid, refused), may not
   change another process's limits, scheduling or priority (prlimit64 and sched_set* only on pid 0 =
   itself; setpriority, ioprio_set, migrate_pages, move_pages, process_madvise refused), and, without
-  network, may not bind, listen, accept or connect sockets (abstract unix sockets would be a channel
-  between siblings). Its own pid is not known when the filter is compiled:
-  the program compares against `PID_SENTINEL`, which the child replaces with its pid before loading
+  network, may not bind, listen, accept or connect sockets, nor set SO_PASSCRED / SO_PASSPIDFD (which
+  autobind one): abstract unix sockets would be a channel between siblings. Arguments the kernel reads
+  as 32 bits (fcntl and ioctl commands, socket options) are compared masked, or setting bit 32 would
+  slip past the rule. Its own pid is not known when the filter is compiled: the program compares
+  against `PID_SENTINEL`, which the child replaces with its pid before loading
   (`codeagent.execution.worker.isolation.ChildIsolation`).
 * ``"zygote"``: the fork server itself runs only codeagent's code, but gets the worker rules too, minus
   what it needs to fork and isolate children (fork, clone, unshare, mount); a child inherits this filter
@@ -116,6 +118,8 @@ _CHILD_NO_NETWORK = ("bind", "listen", "accept", "accept4", "connect")
 #: fcntl F_SETOWN, F_SETOWN_EX; ioctl FIOSETOWN, SIOCSPGRP.
 _F_SETOWN_COMMANDS = (8, 15)
 _SETOWN_IOCTLS = (0x8901, 0x8902)
+#: setsockopt(SOL_SOCKET, ...) SO_PASSCRED, SO_PASSPIDFD (76 on x86 and arm): autobind a unix socket.
+_AUTOBIND_OPTIONS = (socket.SO_PASSCRED, getattr(socket, "SO_PASSPIDFD", 76))
 _CLONE_THREAD = 0x00010000
 _TIOCSTI = 0x5412
 
@@ -151,9 +155,20 @@ def seccomp_program(network: bool, variant: Variant = "worker") -> bytes | None:
             _add(flt, eperm, name, sc.Arg(0, sc.NE, PID_SENTINEL))
         for name in _CHILD_PID_ZERO:
             _add(flt, eperm, name, sc.Arg(0, sc.NE, 0))
-        # Making a file send SIGIO/SIGURG to a pid of one's choice is also a way to signal a sibling.
+        # Making a file send SIGIO/SIGURG to a pid of one's choice is also a way to signal a sibling. The
+        # kernel reads the command as 32 bits: a plain EQ would let F_SETOWN | 1 << 32 through.
         for command in _F_SETOWN_COMMANDS:
-            flt.add_rule(eperm, "fcntl", sc.Arg(1, sc.EQ, command))
+            flt.add_rule(eperm, "fcntl", sc.Arg(1, sc.MASKED_EQ, 0xFFFFFFFF, command))
+        if not network:
+            # SO_PASSCRED / SO_PASSPIDFD make the next sendto autobind the socket to an abstract address that
+            # siblings find in /proc/net/unix and can send to (no bind or connect needed): a channel.
+            for option in _AUTOBIND_OPTIONS:
+                flt.add_rule(
+                    eperm,
+                    "setsockopt",
+                    sc.Arg(1, sc.MASKED_EQ, 0xFFFFFFFF, socket.SOL_SOCKET),
+                    sc.Arg(2, sc.MASKED_EQ, 0xFFFFFFFF, option),
+                )
         for request in _SETOWN_IOCTLS:
             flt.add_rule(eperm, "ioctl", sc.Arg(1, sc.MASKED_EQ, 0xFFFFFFFF, request))
     # clone3 passes its flags in memory that seccomp cannot read: ENOSYS makes glibc fall back to clone.

@@ -159,7 +159,12 @@ class Zygote:
         if pid < 0:
             return
         self.children.add(pid)
-        pidfd = os.pidfd_open(pid)
+        try:
+            pidfd = os.pidfd_open(pid)
+        except OSError as exc:  # no fd left, say: the host could not kill it, so it must not live
+            os.kill(pid, signal.SIGKILL)
+            self.send({"t": "failed", "id": message.get("id"), "message": f"pidfd_open failed: {exc}"})
+            return
         try:
             self.send({"t": "spawned", "id": message.get("id"), "pid": pid}, [pidfd])
         finally:
@@ -181,6 +186,7 @@ class Zygote:
         if len(self.templates) >= MAX_TEMPLATES:
             self.templates.pop(next(iter(self.templates)))
         self.templates[key] = runner
+        gc.freeze()  # like everything built before the first fork (see `boot`)
 
     def reap(self) -> None:
         while self.children:
