@@ -77,9 +77,12 @@ async def test_runners_are_prepared_in_the_fork_server_for_policies_in_use():
                 break
     else:
         raise AssertionError("no worker came with a prepared runner")
+    # Another policy never gets this policy's runner (prepared for it or not, its own limits apply).
     async with SandboxedExecutor(ExecutionPolicy(timeout_s=7, max_output_chars=999)) as other:
-        await other.start()
-        assert other._worker is not None and not other._worker.info["prepared_runner"]
+        result = await other.run("print('x' * 5000)")
+        assert result.logs.startswith("x" * 999) and "x" * 1000 not in result.logs
+    async with SandboxedExecutor(policy) as same:
+        assert "x" * 1234 in (await same.run("print('x' * 5000)")).logs
 
 
 async def test_siblings_have_private_tmp():

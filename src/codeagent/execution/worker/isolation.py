@@ -5,11 +5,8 @@ is prepared once in the fork server (paths, ctypes objects, the seccomp program 
 applied by each child right after the fork, before it says ``ready``:
 
 1. its own mount and IPC namespaces and a fresh size-capped tmpfs on ``/tmp`` (read-only binds that lay
-   under the sandbox's /tmp, such as a checkout or virtualenv there, are bound back), its own ``devpts``
-   instance (a shared one lets siblings open each other's ptys), and ``/proc/<fork server's parent>``
-   covered by a read-only stand-in that holds only its ``cmdline``: that is bubblewrap's init, dumpable
-   and without seccomp, whose root, cwd and fds would lead a child into the sandbox's shared /tmp and
-   devpts and onto the fork server's stderr pipe;
+   under the sandbox's /tmp, such as a checkout or virtualenv there, are bound back), and its own
+   ``devpts`` instance (a shared one lets siblings open each other's ptys);
 2. an empty capability set (the fork server keeps CAP_SYS_ADMIN of the sandbox's user namespace for step 1
    only), undumpable (its ``/proc/<pid>`` closed to siblings);
 3. the ``"child"`` seccomp filter (`codeagent.execution.worker.seccomp`) with its own pid patched in.
@@ -39,15 +36,12 @@ _PR_SET_SECCOMP = 22
 _SECCOMP_MODE_FILTER = 2
 _CLONE_NEWNS = 0x00020000
 _CLONE_NEWIPC = 0x08000000
-_MS_RDONLY = 1
 _MS_NOSUID = 2
 _MS_NODEV = 4
 _MS_NOEXEC = 8
 _MS_BIND = 0x1000
 _MS_REC = 0x4000
 _MS_PRIVATE = 1 << 18
-_MS_REMOUNT = 32
-_COVER_FLAGS = _MS_NOSUID | _MS_NODEV | _MS_NOEXEC
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 _BPF_JMP_JEQ_K = 0x15
 _INSN = struct.Struct("=HBBI")
@@ -121,11 +115,6 @@ class ChildIsolation:
         self._byref = n.ctypes.byref
         self._tmp_options = f"size={int(tmp_size_mb) * MIB},mode=1777".encode()
         self._keep = [(path.encode(), _is_dir(path)) for path in mounts_under("/tmp")]
-        parent = os.getppid()
-        self._cover: tuple[bytes, bytes] | None = None
-        if parent > 0:
-            with open(f"/proc/{parent}/cmdline", "rb") as f:
-                self._cover = (b"/proc/%d" % parent, f.read())
         self._devpts = os.path.ismount("/dev/pts")
         self._cap_header = n.CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
         self._cap_data = (n.CapData * 2)()
@@ -163,15 +152,7 @@ class ChildIsolation:
             )
             os.close(fd)
         os.chdir("/tmp")
-        # See the module docstring (step 1): bubblewrap's init in /proc covered by a read-only stand-in,
-        # and a private pty instance (/dev/ptmx is bubblewrap's link to pts/ptmx).
-        if self._cover is not None:
-            path, cmdline = self._cover
-            check(libc.mount(b"none", path, b"tmpfs", _COVER_FLAGS, b"size=1m,mode=0755"), "cover /proc/1")
-            fd = os.open(path + b"/cmdline", os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o444)
-            os.write(fd, cmdline)
-            os.close(fd)
-            check(libc.mount(None, path, None, _MS_REMOUNT | _MS_RDONLY | _COVER_FLAGS, None), "cover, ro")
+        # A private pty instance (/dev/ptmx is bubblewrap's link to pts/ptmx).
         if self._devpts:
             options = b"newinstance,ptmxmode=0666,mode=0620"
             check(libc.mount(b"devpts", b"/dev/pts", b"devpts", _MS_NOSUID | _MS_NOEXEC, options), "devpts")

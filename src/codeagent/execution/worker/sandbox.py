@@ -167,7 +167,9 @@ def bwrap_args(bwrap: str, spec: SpawnSpec, fork_server: bool = False) -> list[s
         "--new-session",
         "--cap-drop",
         "ALL",
-        *(["--cap-add", "CAP_SYS_ADMIN"] if fork_server else []),
+        # The fork server is the sandbox's pid 1 (no bubblewrap init beside it, dumpable and unfiltered,
+        # that children could reach through /proc/1); when it exits, the kernel kills every worker.
+        *(["--cap-add", "CAP_SYS_ADMIN", "--as-pid-1"] if fork_server else []),
         "--uid",
         str(SANDBOX_UID),
         "--gid",
