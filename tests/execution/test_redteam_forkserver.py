@@ -42,9 +42,10 @@ import platform
 
 import pytest
 
-from codeagent.execution.policy import ExecutionPolicy
 from codeagent.execution.sandboxed import SandboxedExecutor
 from codeagent.execution.worker.sandbox import sandbox_status
+
+from .test_forkserver import two_siblings
 
 STATUS = sandbox_status()
 REQUIRED = os.environ.get("CODEAGENT_REQUIRE_SANDBOX") == "1"
@@ -53,7 +54,6 @@ pytestmark = pytest.mark.skipif(
 )
 X86_64 = pytest.mark.skipif(platform.machine() != "x86_64", reason="raw x86_64 syscall numbers")
 
-POLICY = ExecutionPolicy(timeout_s=10)
 #: Probe helpers: "allowed", or the errno name of the OSError a call raised (``attempt``) or of a raw syscall
 #: by number (``raw``).
 HELPERS = """
@@ -71,15 +71,6 @@ def raw(number, *args):
         return "allowed"
     return errno.errorcode[ctypes.get_errno()]
 """
-
-
-async def two_siblings() -> tuple[SandboxedExecutor, SandboxedExecutor]:
-    a = SandboxedExecutor(POLICY, _test_hooks=True)
-    b = SandboxedExecutor(POLICY, _test_hooks=True)
-    await asyncio.gather(a.start(), b.start())
-    assert a._worker is not None and b._worker is not None
-    assert a._worker.info.get("forked") and b._worker.info.get("forked")
-    return a, b
 
 
 async def alive(ex: SandboxedExecutor) -> bool:
