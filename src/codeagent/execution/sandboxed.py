@@ -37,6 +37,7 @@ from codeagent.execution.worker.sandbox import (
     SandboxUnavailable,
     SpawnSpec,
     sandbox_status,
+    sandbox_status_known,
     warn_fallback,
 )
 
@@ -220,7 +221,8 @@ class SandboxedExecutor:
 
     async def _resolve_spec(self) -> SpawnSpec:
         if self._spec is None:
-            status = await asyncio.to_thread(sandbox_status)
+            # The first probe runs bubblewrap (tens of ms): off the loop. Later ones are a cached lookup.
+            status = sandbox_status() if sandbox_status_known() else await asyncio.to_thread(sandbox_status)
             self._status = status
             if self.require_sandbox and not status.full:
                 raise SandboxUnavailable(f"the OS sandbox is required but unavailable: {status.reason}")

@@ -275,6 +275,7 @@ def probe_bwrap() -> tuple[str | None, str]:
     return bwrap, ""
 
 
+@functools.cache
 def sandbox_status() -> SandboxStatus:
     """Probe (once, cached) what this host offers."""
     bwrap, reason = probe_bwrap()
@@ -284,6 +285,11 @@ def sandbox_status() -> SandboxStatus:
     if not seccomp:
         reason = "; ".join(r for r in (reason, "seccomp unavailable (install the 'seccomp' extra)") if r)
     return SandboxStatus(bwrap=bwrap, seccomp=seccomp, reason=reason)
+
+
+def sandbox_status_known() -> bool:
+    """Whether `sandbox_status` has been probed already (then calling it costs nothing)."""
+    return sandbox_status.cache_info().currsize > 0
 
 
 _warned = False
