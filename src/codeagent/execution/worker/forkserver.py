@@ -93,6 +93,7 @@ class ForkServer:
         self._dead = False
         self._stopping = False
         self._prepared: set[str] = set()
+        self._abandoned: set[int] = set()
         host_end, zygote_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             self._proc = subprocess.Popen(
@@ -148,6 +149,7 @@ class ForkServer:
                 if not self._reply_ready.wait_for(
                     lambda: request_id in self._replies or self._dead, SPAWN_TIMEOUT_S
                 ):
+                    self._abandoned.add(request_id)  # its late reply's pidfd is closed on arrival
                     raise WorkerStartError(f"the fork server did not fork within {SPAWN_TIMEOUT_S:g} s")
                 if self._dead and request_id not in self._replies:
                     raise WorkerStartError(f"the fork server died: {self._exit_report()}")
@@ -236,19 +238,27 @@ class ForkServer:
                 break
             try:
                 message = json.loads(data)
-            except ValueError:
+                kind = message["t"]
+                number = int(message["pid"] if kind == "exited" else message.get("id", -1))
+            except (ValueError, KeyError, TypeError):
                 log.error("codeagent: the fork server sent garbage: %r", data[:200])
                 for fd in fds:
                     os.close(fd)
                 continue
-            kind = message.get("t")
             with self._lock:
                 if kind == "exited":
-                    control = self._children.pop(int(message["pid"]), None)
+                    control = self._children.pop(number, None)
                     if control is not None:
-                        control.set_exit(int(message["status"]))
+                        control.set_exit(int(message.get("status", -signal.SIGKILL)))
                 elif kind in ("spawned", "failed"):
-                    self._replies[int(message["id"])] = (message, fds)
+                    request_id = number
+                    if request_id in self._abandoned:
+                        # Nobody waits for it: the child sees its pipes closed and exits by itself.
+                        self._abandoned.discard(request_id)
+                        for fd in fds:
+                            os.close(fd)
+                        continue
+                    self._replies[request_id] = (message, fds)
                     self._reply_ready.notify_all()
                 else:
                     for fd in fds:
