@@ -202,7 +202,8 @@ class WorkerPool:
                 continue
             self._deliver(worker)
         if errors:
-            log.error("codeagent: worker start failed: %s", errors[0])
+            if not self._stopped:  # at shutdown a start cut short is expected, not worth a line
+                log.error("codeagent: worker start failed: %s", errors[0])
             # Fail current waiters rather than retrying forever; the next acquire tries again.
             self._fail_waiters(errors[0])
         return not errors
