@@ -1,19 +1,21 @@
-"""The fork server ("zygote"): one sandbox that forks a fresh, isolated worker per executor in ~2 ms.
+"""The fork server ("zygote"): one sandbox that forks a fresh, isolated worker per executor in ~3.5 ms.
 
-Starting a worker costs ~50 ms of CPU, nearly all of it Python importing the worker's modules; bubblewrap
+Starting a worker costs ~50–60 ms of CPU, nearly all of it Python importing the worker's modules; bubblewrap
 itself is a few ms. The zygote pays that once: it runs inside a bubblewrap sandbox like any worker (same
-namespaces, read-only binds, uid 65534, no network), imports everything a worker needs, and then forks one
-child per worker the host asks for. Each child, before it runs anything from the host:
+namespaces, read-only binds, uid 65534, no network), as that sandbox's pid 1 (``--as-pid-1``: when it
+exits, the kernel kills every worker), imports everything a worker needs, and then forks one child per
+worker the host asks for. Each child, before it runs anything from the host:
 
 1. takes its protocol pipes and stderr (passed by the host with SCM_RIGHTS), starts its own session, and
    dies with the zygote (``PR_SET_PDEATHSIG``);
-2. gets its own mount and IPC namespaces and a fresh size-capped tmpfs on ``/tmp`` (siblings never see
-   each other's files), then drops every capability (the zygote keeps CAP_SYS_ADMIN of the sandbox's
-   user namespace for step 2 only; bubblewrap's ``--disable-userns`` still forbids nested namespaces);
-3. becomes undumpable (its ``/proc/<pid>`` is closed to siblings) and loads the ``"child"`` seccomp
-   filter with its own pid patched in (see `codeagent.execution.worker.seccomp`): it may signal, re-limit
-   or re-schedule itself only, and has no sockets to reach a sibling;
-4. says ``ready`` on its own pipe and serves the ordinary worker protocol (`codeagent.execution.worker.main`).
+2. isolates itself (`codeagent.execution.worker.isolation`): its own mount and IPC namespaces, a fresh
+   size-capped tmpfs on ``/tmp`` and its own devpts (siblings never see each other's files or ptys), no
+   capabilities (the zygote keeps CAP_SYS_ADMIN of the sandbox's user namespace for this step only;
+   bubblewrap's ``--disable-userns`` still forbids nested namespaces), undumpable (its ``/proc/<pid>`` is
+   closed to siblings), and the ``"child"`` seccomp filter with its own pid patched in (see
+   `codeagent.execution.worker.seccomp`): it may signal, re-limit or re-schedule itself only, and has no
+   sockets to reach a sibling;
+3. says ``ready`` on its own pipe and serves the ordinary worker protocol (`codeagent.execution.worker.main`).
 
 Control channel (host <-> zygote): a SOCK_SEQPACKET socket on fd 0, one JSON object per packet::
 
