@@ -31,12 +31,13 @@ import argparse
 import ast
 import asyncio
 import math
-import os
 import statistics
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from machine import machine_cpu_seconds
 
 from codeagent.bench import AgentSpec, RunStore, TaskSpec, code_action, run_benchmark, tool_calls_message
 from codeagent.bench.datasets.humaneval import humaneval_benchmark
@@ -161,15 +162,6 @@ async def warm_up(concurrency: int) -> None:
         await asyncio.sleep(0.2)
 
 
-def cpu_seconds() -> float:
-    """CPU time of the whole machine (busy time from /proc/stat): the host *and* its sandboxes, whose
-    processes are not our children (bubblewrap, the fork server) and so escape getrusage."""
-    with open("/proc/stat", encoding="ascii") as f:
-        ticks = [int(x) for x in f.readline().split()[1:]]
-    idle = ticks[3] + ticks[4]  # idle + iowait
-    return (sum(ticks) - idle) / os.sysconf("SC_CLK_TCK")
-
-
 async def measure(mode: str, tasks: int, concurrency: int, latency: float, folder: Path) -> dict[str, float]:
     host_only = mode in ("baseline", "tests")
     executor = {"test_executor": NoSandbox if mode == "baseline" else HostTests} if host_only else {}
@@ -189,7 +181,7 @@ async def measure(mode: str, tasks: int, concurrency: int, latency: float, folde
     if not host_only:
         await warm_up(concurrency)
     with RunStore(folder / f"{mode}.sqlite") as store:
-        cpu = cpu_seconds()
+        cpu = machine_cpu_seconds()
         started = time.perf_counter()
         outcome = await run_benchmark(
             bench,
@@ -200,7 +192,7 @@ async def measure(mode: str, tasks: int, concurrency: int, latency: float, folde
             warm_workers=0 if host_only else None,
         )
         wall = time.perf_counter() - started
-        cpu = cpu_seconds() - cpu
+        cpu = machine_cpu_seconds() - cpu
     records = outcome.new
     assert len(records) == tasks and all(r.steps == 3 for r in records), "every task must take 3 steps"
     bound = math.ceil(tasks / concurrency) * 3 * latency

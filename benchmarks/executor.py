@@ -30,7 +30,6 @@ import contextlib
 import importlib
 import io
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -41,6 +40,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from machine import machine_cpu_seconds
 from snippets import SNIPPETS
 
 from codeagent.execution.policy import ExecutionPolicy
@@ -172,13 +172,6 @@ async def bench_round_trip(n: int, seccomp: bool | None = None) -> float:
         return await amedian_time(once, n)
 
 
-def machine_cpu_s() -> float:
-    """Busy CPU time of the whole machine: sandboxed workers are not our children (getrusage misses them)."""
-    with open("/proc/stat", encoding="ascii") as f:
-        ticks = [int(x) for x in f.readline().split()[1:]]
-    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
-
-
 def bench_cold_start(spec: SpawnSpec, n: int, server: ForkServer | None = None) -> tuple[float, float]:
     """(median wall s, mean machine CPU s) from spawn to ``ready``, kill and reap included."""
 
@@ -189,9 +182,9 @@ def bench_cold_start(spec: SpawnSpec, n: int, server: ForkServer | None = None) 
         worker.reap()
 
     once()  # warm the page cache
-    cpu = machine_cpu_s()
+    cpu = machine_cpu_seconds()
     wall = median_time(once, n)
-    return wall, (machine_cpu_s() - cpu) / n
+    return wall, (machine_cpu_seconds() - cpu) / n
 
 
 async def bench_executor_cycles(language_wall: bool, n: int, concurrency: int = 8) -> float:
@@ -210,7 +203,7 @@ async def bench_executor_cycles(language_wall: bool, n: int, concurrency: int = 
     for _ in range(concurrency):
         await cycle()
     await asyncio.sleep(1.0)  # a full pool
-    cpu = machine_cpu_s()
+    cpu = machine_cpu_seconds()
     limit = asyncio.Semaphore(concurrency)
 
     async def limited() -> None:
@@ -219,7 +212,7 @@ async def bench_executor_cycles(language_wall: bool, n: int, concurrency: int = 
 
     await asyncio.gather(*(limited() for _ in range(n)))
     await asyncio.sleep(1.0)  # the refills of the pool are part of the cost
-    return (machine_cpu_s() - cpu) / n
+    return (machine_cpu_seconds() - cpu) / n
 
 
 async def main() -> None:

@@ -13,7 +13,7 @@ the host SIGKILLs the worker's process group at once — it never waits for the 
 Start cost: workers come from a process-wide warm pool (`codeagent.execution.worker.pool`) that keeps one
 booted worker per sandbox configuration; ``configure_pools(n)`` keeps ``n`` ready, e.g. before starting
 ``n`` agents at once. With bubblewrap the pool forks workers from a fork server
-(`codeagent.execution.worker.zygote`): ~2 ms a worker instead of ~50 ms. A worker serves one executor
+(`codeagent.execution.worker.zygote`): ~3.5 ms a worker instead of ~60 ms. A worker serves one executor
 only and is killed afterwards (never reused).
 """
 
@@ -68,9 +68,9 @@ class SandboxedExecutor:
             work here, instead of falling back to a plain subprocess with a logged warning.
         bubblewrap: force bubblewrap on (True) or off (False); None picks it when available.
         seccomp: force the seccomp filter on/off; None uses it when pyseccomp is installed.
-        fork_server: with bubblewrap, fork the worker from a fork server in one shared sandbox (~2 ms;
+        fork_server: with bubblewrap, fork the worker from a fork server in one shared sandbox (~3.5 ms;
             workers still get their own /tmp, mount and IPC namespaces, and cannot signal, trace or limit
-            each other) instead of starting a sandbox of its own (~50 ms; also its own pid and network
+            each other) instead of starting a sandbox of its own (~60 ms; also its own pid and network
             namespaces).
 
     Example:

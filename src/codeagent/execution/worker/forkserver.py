@@ -27,7 +27,6 @@ import subprocess
 import threading
 from typing import Any
 
-from codeagent.execution.worker.main import policy_key
 from codeagent.execution.worker.process import WorkerProcess, WorkerStartError
 from codeagent.execution.worker.sandbox import WORKER_ENV, SpawnSpec, zygote_command
 from codeagent.execution.worker.seccomp import seccomp_program
@@ -92,7 +91,6 @@ class ForkServer:
         self._next_id = 0
         self._dead = False
         self._stopping = False
-        self._prepared: set[str] = set()
         self._abandoned: set[int] = set()
         host_end, zygote_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
@@ -170,12 +168,10 @@ class ForkServer:
         return WorkerProcess(self.spec, control, ours)
 
     def prepare(self, policy: dict[str, Any]) -> None:
-        """Have the fork server build a runner for ``policy`` once, for all the children it forks after."""
-        key = policy_key(policy)
+        """Have the fork server build a runner for ``policy``, for all the children it forks after."""
         with self._lock:
-            if key in self._prepared or self._dead:
+            if self._dead:
                 return
-            self._prepared.add(key)
             with contextlib.suppress(OSError):  # a dead server is noticed at the next spawn
                 self._control.send(json.dumps({"t": "prepare", "policy": policy}).encode())
 

@@ -25,15 +25,12 @@ import struct
 import sys
 from typing import Any
 
-from codeagent.execution.worker.limits import MIB, check, native
+from codeagent.execution.worker.limits import MIB, check, install_seccomp, native, seccomp_fprog
 
 #: Stand-in for "my pid" in the child seccomp program (positive, above any pid), patched by each child.
 PID_SENTINEL = 0x3A5E7C01
 
 _PR_SET_DUMPABLE = 4
-_PR_SET_NO_NEW_PRIVS = 38
-_PR_SET_SECCOMP = 22
-_SECCOMP_MODE_FILTER = 2
 _CLONE_NEWNS = 0x00020000
 _CLONE_NEWIPC = 0x08000000
 _MS_NOSUID = 2
@@ -122,13 +119,8 @@ class ChildIsolation:
         self._prog: Any = None
         self._pid_offsets: list[int] = []
         if seccomp_program is not None:
-            if not seccomp_program or len(seccomp_program) % 8:
-                raise ValueError("seccomp program must be a non-empty sequence of 8-byte BPF instructions")
+            self._program, self._prog = seccomp_fprog(seccomp_program)
             self._pid_offsets = pid_offsets(seccomp_program)
-            self._program = n.ctypes.create_string_buffer(seccomp_program, len(seccomp_program))
-            self._prog = n.SockFprog(
-                len(seccomp_program) // 8, n.ctypes.cast(self._program, n.ctypes.c_void_p)
-            )
 
     def apply(self) -> None:
         """In the forked child: namespaces and /tmp, no capabilities, the seccomp filter. Irreversible."""
@@ -163,8 +155,7 @@ class ChildIsolation:
             pid = os.getpid().to_bytes(4, sys.byteorder)
             for offset in self._pid_offsets:
                 self._program[offset : offset + 4] = pid
-            check(libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)")
-            check(libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, self._byref(self._prog), 0, 0), "seccomp")
+            install_seccomp(self._prog)
 
     @property
     def seccomp_mode(self) -> int | None:

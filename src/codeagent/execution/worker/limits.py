@@ -50,14 +50,9 @@ class _Native:
         self.CapData = CapData
 
 
-_native_instance: _Native | None = None
-
-
+@functools.cache
 def native() -> _Native:
-    global _native_instance
-    if _native_instance is None:
-        _native_instance = _Native()
-    return _native_instance
+    return _Native()
 
 
 def check(result: int, what: str) -> None:
@@ -67,19 +62,33 @@ def check(result: int, what: str) -> None:
         raise OSError(err, f"{what}: {os.strerror(err)}")
 
 
-def load_seccomp(program: bytes) -> None:
-    """Install a compiled classic-BPF seccomp program for this (single-threaded) process; irreversible."""
+def seccomp_fprog(program: bytes) -> tuple[Any, Any]:
+    """(buffer, ``struct sock_fprog``) for a compiled classic-BPF program; keep the buffer alive with it.
+
+    The buffer may be patched in place before `install_seccomp` (the fork server's children write their pid).
+    """
     if not program or len(program) % 8:
         raise ValueError("seccomp program must be a non-empty sequence of 8-byte BPF instructions")
     n = native()
     buf = n.ctypes.create_string_buffer(program, len(program))
-    prog = n.SockFprog(len(program) // 8, n.ctypes.cast(buf, n.ctypes.c_void_p))
+    return buf, n.SockFprog(len(program) // 8, n.ctypes.cast(buf, n.ctypes.c_void_p))
+
+
+def install_seccomp(fprog: Any) -> None:
+    """Load a `seccomp_fprog` filter into this (single-threaded) process; irreversible."""
+    n = native()
     # no_new_privs is required for an unprivileged filter (bubblewrap sets it already; the fallback does not).
     check(n.libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)")
     check(
-        n.libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, n.ctypes.byref(prog), 0, 0),
+        n.libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, n.ctypes.byref(fprog), 0, 0),
         "prctl(PR_SET_SECCOMP)",
     )
+
+
+def load_seccomp(program: bytes) -> None:
+    """Install a compiled classic-BPF seccomp program for this (single-threaded) process; irreversible."""
+    _buf, fprog = seccomp_fprog(program)
+    install_seccomp(fprog)
 
 
 def die_with_parent(parent_pid: int) -> None:

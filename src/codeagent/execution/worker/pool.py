@@ -10,8 +10,8 @@ spawns everything it needs in one go (``Popen`` is ~1 ms), then completes the bo
 executors starting at once boot in parallel. Idle workers are already importing-done, seccomp-filtered and
 waiting; ``init`` (rlimits, tools, variables) happens when an executor takes one.
 
-With bubblewrap, workers are forked by the spec's fork server (`codeagent.execution.worker.forkserver`), ~2 ms
-each instead of ~50 ms; where the fork server cannot run, the pool says so once (a warning) and starts a
+With bubblewrap, workers are forked by the spec's fork server (`codeagent.execution.worker.forkserver`), ~3.5
+ms each instead of ~60 ms; where the fork server cannot run, the pool says so once (a warning) and starts a
 sandbox per worker instead.
 """
 
@@ -31,13 +31,14 @@ from codeagent.execution.worker.forkserver import ForkServer, ForkServerUnavaila
 from codeagent.execution.worker.main import policy_key
 from codeagent.execution.worker.process import WorkerProcess, WorkerStartError
 from codeagent.execution.worker.sandbox import SpawnSpec, ensure_bytecode
+from codeagent.execution.worker.zygote import MAX_TEMPLATES
 
 log = logging.getLogger("codeagent.execution.pool")
 
 #: Seconds a worker may take from spawn to ``ready`` (generous: 64 workers booting on 2 cores).
 BOOT_TIMEOUT_S = 60.0
-#: Policies whose runners a fork server prepares, at most.
-_MAX_POLICIES = 8
+#: Policies whose runners a fork server prepares, at most (the fork server's own cap).
+_MAX_POLICIES = MAX_TEMPLATES
 #: Default number of idle workers kept ready per spec.
 DEFAULT_MIN_IDLE = 1
 
@@ -91,10 +92,15 @@ class WorkerPool:
             raise WorkerStartError("no worker became available in time") from None
 
     def note_policy(self, policy: dict[str, Any]) -> None:
-        """An executor of this pool runs with ``policy``: the fork server prepares a runner for it."""
+        """An executor of this pool runs with ``policy``: the fork server prepares a runner for it (once per
+        policy; the `_MAX_POLICIES` latest are kept, and a restarted server is told them again)."""
+        key = policy_key(policy)
         with self._cond:
-            if len(self._policies) < _MAX_POLICIES:
-                self._policies.setdefault(policy_key(policy), policy)
+            if key in self._policies:
+                return
+            if len(self._policies) >= _MAX_POLICIES:
+                self._policies.pop(next(iter(self._policies)))  # the fork server drops the same one
+            self._policies[key] = policy
             server = self._fork_server
         if server is not None and server.alive():
             server.prepare(policy)
@@ -238,7 +244,7 @@ class WorkerPool:
                 server = ForkServer(self.spec)
             except ForkServerUnavailable as exc:
                 self.fork_server_unavailable = str(exc)
-                log.warning("codeagent: %s; starting a sandbox per worker instead (~50 ms each)", exc)
+                log.warning("codeagent: %s; starting a sandbox per worker instead (~60 ms each)", exc)
                 return None
             with self._cond:
                 self._fork_server = server

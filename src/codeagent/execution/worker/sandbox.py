@@ -28,7 +28,7 @@ itself after its imports.
 With ``SpawnSpec.fork_server`` (the default with bubblewrap) workers are not started one sandbox each: one
 sandbox runs the fork server (`codeagent.execution.worker.zygote`), started with the same flags plus
 ``--cap-add CAP_SYS_ADMIN`` (capabilities of the sandbox's own user namespace, so that each forked worker
-can mount its private /tmp before it drops them all), and forks isolated workers in ~2 ms instead of ~50 ms.
+can mount its private /tmp before it drops them all), and forks isolated workers in ~3.5 ms instead of ~60 ms.
 """
 
 from __future__ import annotations
