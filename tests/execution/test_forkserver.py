@@ -19,7 +19,7 @@ import pytest
 from codeagent.execution.policy import ExecutionPolicy
 from codeagent.execution.sandboxed import SandboxedExecutor
 from codeagent.execution.types import ErrorKind
-from codeagent.execution.worker import forkserver, isolation, sandbox
+from codeagent.execution.worker import codec, forkserver, isolation, sandbox
 from codeagent.execution.worker.pool import WorkerPool, get_pool
 from codeagent.execution.worker.sandbox import SpawnSpec, sandbox_status
 
@@ -66,8 +66,8 @@ async def test_runners_are_prepared_in_the_fork_server_for_policies_in_use():
     policy = ExecutionPolicy(timeout_s=7, max_output_chars=1234)  # a policy of this test's own
     async with SandboxedExecutor(policy) as first:
         assert (await first.run("final_answer(1)")).value == 1
-        assert first._worker is not None and not first._worker.info["prepared_runner"]
-    for _ in range(50):  # the idle workers forked before the fork server had the runner do not have it
+    # Idle workers forked before the fork server had the runner do not have it; later ones do.
+    for _ in range(50):
         async with SandboxedExecutor(policy) as ex:
             await ex.start()
             assert ex._worker is not None
@@ -198,6 +198,30 @@ result = sorted(done)
         assert out == list(range(8))
     finally:
         await asyncio.gather(*(ex.close() for ex in executors))
+
+
+async def test_children_forked_in_one_batch_keep_to_their_own_pipes_and_random_stream():
+    server = forkserver.ForkServer(SpawnSpec(use_bwrap=True, tmp_size_mb=44, test_hooks=True))
+    try:
+        workers, problem = server.spawn_many(6)
+        assert problem is None and len(workers) == 6
+        probe = "import os, random\nresult = [len(os.listdir('/proc/self/fd')), random.random()]"
+        seen = []
+        for worker in workers:
+            worker.wait_ready(30)
+            await worker.send({"t": "probe", "code": probe}, 1 << 20)
+            reply = await worker.recv(asyncio.get_running_loop().time() + 10)
+            seen.append(codec.decode(reply["value"]))
+        # stdin, stdout, stderr, its two pipes and the listing's own fd: none of its 5 siblings' 15 pipes.
+        assert [count for count, _ in seen] == [6] * 6
+        # Forked without CPython's at-fork hooks, each child still reseeds `random` (see Zygote.fork).
+        assert len({number for _, number in seen}) == 6
+        for worker in workers:
+            worker.kill()
+        # Exit statuses come back in one message for all of them.
+        assert [worker.reap(5.0) for worker in workers] == [-signal.SIGKILL] * 6
+    finally:
+        server.shutdown()
 
 
 async def test_timeout_kills_only_the_worker_not_the_server():

@@ -30,7 +30,7 @@ from typing import Any
 from codeagent.execution.worker.process import WorkerProcess, WorkerStartError
 from codeagent.execution.worker.sandbox import WORKER_ENV, SpawnSpec, zygote_command
 from codeagent.execution.worker.seccomp import seccomp_program
-from codeagent.execution.worker.zygote import default_preload
+from codeagent.execution.worker.zygote import MAX_BATCH, default_preload
 
 log = logging.getLogger("codeagent.execution.forkserver")
 
@@ -129,43 +129,69 @@ class ForkServer:
 
     def spawn(self) -> WorkerProcess:
         """Fork a worker; it says ``ready`` on its own pipe (`WorkerProcess.wait_ready`)."""
-        to_child_r, to_child_w = os.pipe2(os.O_CLOEXEC)
-        from_child_r, from_child_w = os.pipe2(os.O_CLOEXEC)
-        err_r, err_w = os.pipe2(os.O_CLOEXEC)
-        ours, theirs = (to_child_w, from_child_r, err_r), (to_child_r, from_child_w, err_w)
+        workers, problem = self.spawn_many(1)
+        if not workers:
+            raise WorkerStartError(f"the fork server could not fork: {problem}")
+        return workers[0]
+
+    def spawn_many(self, count: int) -> tuple[list[WorkerProcess], str | None]:
+        """Fork up to ``count`` workers (at most `MAX_BATCH`) with one request; returns them and, when fewer
+        than ``count`` came, why. Raises `WorkerStartError` when the fork server cannot be asked at all."""
+        count = max(1, min(count, MAX_BATCH))
+        ours: list[tuple[int, int, int]] = []
+        theirs: list[int] = []
         try:
-            with self._lock:
-                if self._dead:
-                    raise WorkerStartError("the fork server is not running")
-                self._next_id += 1
-                request_id = self._next_id
-                request = json.dumps({"t": "spawn", "id": request_id}).encode()
-                try:
-                    socket.send_fds(self._control, [request], list(theirs))
-                except OSError as exc:
-                    raise WorkerStartError(f"the fork server is not reachable: {exc}") from None
-                if not self._reply_ready.wait_for(
-                    lambda: request_id in self._replies or self._dead, SPAWN_TIMEOUT_S
-                ):
-                    self._abandoned.add(request_id)  # its late reply's pidfd is closed on arrival
-                    raise WorkerStartError(f"the fork server did not fork within {SPAWN_TIMEOUT_S:g} s")
-                if self._dead and request_id not in self._replies:
-                    raise WorkerStartError(f"the fork server died: {self._exit_report()}")
-                reply, fds = self._replies.pop(request_id)
-                if reply.get("t") != "spawned" or len(fds) != 1:
-                    for fd in fds:
-                        os.close(fd)
-                    raise WorkerStartError(f"the fork server could not fork: {reply.get('message', reply)}")
-                control = ForkedControl(fds[0])
-                self._children[int(reply["pid"])] = control
+            for _ in range(count):
+                to_child_r, to_child_w = os.pipe2(os.O_CLOEXEC)
+                from_child_r, from_child_w = os.pipe2(os.O_CLOEXEC)
+                err_r, err_w = os.pipe2(os.O_CLOEXEC)
+                ours.append((to_child_w, from_child_r, err_r))
+                theirs += (to_child_r, from_child_w, err_w)
+            reply, pidfds = self._request({"t": "spawn", "n": count}, theirs)
         except BaseException:
-            for fd in ours:
+            for fd in [fd for triple in ours for fd in triple]:
                 os.close(fd)
             raise
         finally:
             for fd in theirs:
                 os.close(fd)
-        return WorkerProcess(self.spec, control, ours)
+        pids = reply.get("pids") if reply.get("t") == "spawned" else None
+        if not isinstance(pids, list) or len(pids) != len(pidfds) or len(pids) > count:
+            # A failure, or garbage: any child forked sees its pipes closed below and exits.
+            for fd in pidfds:
+                os.close(fd)
+            pids, pidfds = [], []
+        workers: list[WorkerProcess] = []
+        with self._lock:
+            for pid, pidfd, fds in zip(pids, pidfds, ours, strict=False):
+                control = ForkedControl(pidfd)
+                self._children[int(pid)] = control
+                workers.append(WorkerProcess(self.spec, control, fds))
+        for fds in ours[len(workers) :]:  # the children that were not forked
+            for fd in fds:
+                os.close(fd)
+        problem = None if len(workers) == count else str(reply.get("message") or reply)
+        return workers, problem
+
+    def _request(self, message: dict[str, Any], fds: list[int]) -> tuple[dict[str, Any], list[int]]:
+        """Send a spawn request with ``fds`` and wait for its reply (a message and the fds it carried)."""
+        with self._lock:
+            if self._dead:
+                raise WorkerStartError("the fork server is not running")
+            self._next_id += 1
+            request_id = self._next_id
+            try:
+                socket.send_fds(self._control, [json.dumps({**message, "id": request_id}).encode()], fds)
+            except OSError as exc:
+                raise WorkerStartError(f"the fork server is not reachable: {exc}") from None
+            if not self._reply_ready.wait_for(
+                lambda: request_id in self._replies or self._dead, SPAWN_TIMEOUT_S
+            ):
+                self._abandoned.add(request_id)  # its late reply's pidfds are closed on arrival
+                raise WorkerStartError(f"the fork server did not fork within {SPAWN_TIMEOUT_S:g} s")
+            if self._dead and request_id not in self._replies:
+                raise WorkerStartError(f"the fork server died: {self._exit_report()}")
+            return self._replies.pop(request_id)
 
     def prepare(self, policy: dict[str, Any]) -> None:
         """Have the fork server build a runner for ``policy``, for all the children it forks after."""
@@ -223,7 +249,7 @@ class ForkServer:
     def _read_loop(self) -> None:
         while True:
             try:
-                data, fds, _flags, _addr = socket.recv_fds(self._control, _MAX_PACKET, 1)
+                data, fds, _flags, _addr = socket.recv_fds(self._control, _MAX_PACKET, MAX_BATCH)
             except OSError as exc:
                 data, fds = b"", []
                 if not self._stopping:
@@ -235,7 +261,10 @@ class ForkServer:
             try:
                 message = json.loads(data)
                 kind = message["t"]
-                number = int(message["pid"] if kind == "exited" else message.get("id", -1))
+                if kind == "exited":
+                    statuses = [(int(pid), int(status)) for pid, status in message["statuses"]]
+                else:
+                    request_id = int(message.get("id", -1))
             except (ValueError, KeyError, TypeError):
                 log.error("codeagent: the fork server sent garbage: %r", data[:200])
                 for fd in fds:
@@ -243,20 +272,17 @@ class ForkServer:
                 continue
             with self._lock:
                 if kind == "exited":
-                    control = self._children.pop(number, None)
-                    if control is not None:
-                        control.set_exit(int(message.get("status", -signal.SIGKILL)))
-                elif kind in ("spawned", "failed"):
-                    request_id = number
-                    if request_id in self._abandoned:
-                        # Nobody waits for it: the child sees its pipes closed and exits by itself.
-                        self._abandoned.discard(request_id)
-                        for fd in fds:
-                            os.close(fd)
-                        continue
+                    for pid, status in statuses:
+                        control = self._children.pop(pid, None)
+                        if control is not None:
+                            control.set_exit(status)
+                elif kind in ("spawned", "failed") and request_id not in self._abandoned:
                     self._replies[request_id] = (message, fds)
                     self._reply_ready.notify_all()
                 else:
+                    # Nobody waits for it (an abandoned request: its children see their pipes closed and
+                    # exit by themselves), or not a reply at all.
+                    self._abandoned.discard(request_id)
                     for fd in fds:
                         os.close(fd)
         self._mark_dead()

@@ -7,6 +7,7 @@ libseccomp nor pyseccomp, just ctypes (about 2 ms to import, paid once at boot).
 
 from __future__ import annotations
 
+import _signal  # type: ignore[import-not-found]  # (no stubs) `signal` without its enum wrappers
 import functools
 import os
 import resource
@@ -193,5 +194,5 @@ def apply_rlimits(policy: dict[str, Any], shared_sandbox: bool = False) -> dict[
     _set(resource.RLIMIT_NOFILE, 256)
     _set(resource.RLIMIT_CORE, 0)
     # Writing past RLIMIT_FSIZE should fail with OSError(EFBIG) that the code can see, not kill us.
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    _signal.signal(_signal.SIGXFSZ, _signal.SIG_IGN)  # `_signal`: no enum conversions
     return applied

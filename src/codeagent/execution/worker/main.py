@@ -69,8 +69,9 @@ class Worker:
         self.wfd = wfd
         #: Forked by the fork server: the sandbox's namespaces are shared with sibling workers.
         self.shared_sandbox = shared_sandbox
-        #: Runners the fork server built before forking us, by `policy_key` (never used by anyone).
-        self.runner_templates: dict[str, Any] = {}
+        #: Policies the fork server parsed before forking us, by `policy_key`, each with a runner built for
+        #: it (never used by anyone) where building one is worth it (see `make_runner_template`).
+        self.runner_templates: dict[str, tuple[ExecutionPolicy, Any]] = {}
         self.runner: Any = None
         self.policy: ExecutionPolicy | None = None
         self.max_in = _BOOT_MAX_BYTES
@@ -146,7 +147,8 @@ class Worker:
     def on_init(self, message: Message) -> Message:
         if self.runner is not None:
             raise RuntimeError("worker already initialised")
-        policy = ExecutionPolicy.from_dict(message["policy"])
+        template = self.runner_templates.pop(policy_key(message["policy"]), None)
+        policy = ExecutionPolicy.from_dict(message["policy"]) if template is None else template[0]
         # Tool results and variables may be up to max_message_bytes; allow room for the envelope.
         self.max_message = policy.max_message_bytes
         self.max_in = policy.max_message_bytes + (1 << 16)
@@ -154,7 +156,7 @@ class Worker:
         # From here on untrusted code runs. Nobody drains fd 2 (the host reads it only after a failed
         # start), so stray stderr writes (warnings, C libraries) would fill the pipe and hang the worker.
         _redirect_to_devnull(2)
-        self.runner = self.runner_templates.pop(policy_key(message["policy"]), None)
+        self.runner = template[1] if template is not None else None
         prepared = self.runner is not None
         if prepared:
             self.runner.owns_process = True  # built unused in the fork server; this process is its own
@@ -351,6 +353,18 @@ def _take_stdio() -> tuple[int, int]:
     wfd = os.dup(1)
     _redirect_to_devnull(0, 1)
     return rfd, wfd
+
+
+def make_runner_template(policy_dict: dict[str, Any]) -> tuple[ExecutionPolicy, Any]:
+    """(policy, runner or None), built ahead of ``init`` (by the fork server, for a policy in use): ``init``
+    with the same policy then skips parsing it and, for the language wall, building its runner (the plain
+    runner costs nothing to build, and must be built in the process that runs it)."""
+    policy = ExecutionPolicy.from_dict(policy_dict)
+    if not policy.language_wall:
+        return policy, None
+    from codeagent.execution.language.runner import CodeRunner
+
+    return policy, CodeRunner(policy)
 
 
 def preload_runners() -> None:

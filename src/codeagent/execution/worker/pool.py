@@ -192,13 +192,14 @@ class WorkerPool:
         """Start ``count`` workers and complete their boots; False if any failed."""
         booting: list[WorkerProcess] = []
         errors: list[Exception] = []
-        for _ in range(count):
+        while len(booting) < count:
             try:
-                booting.append(self._spawn_one())
-                self.spawned += 1
+                started = self._spawn_some(count - len(booting))
             except WorkerStartError as exc:
                 errors.append(exc)
                 break
+            booting += started
+            self.spawned += len(started)
         for worker in booting:
             try:
                 worker.wait_ready(BOOT_TIMEOUT_S)
@@ -214,18 +215,28 @@ class WorkerPool:
             self._fail_waiters(errors[0])
         return not errors
 
-    def _spawn_one(self) -> WorkerProcess:
+    def _spawn_some(self, count: int) -> list[WorkerProcess]:
+        """One or more (up to ``count``) new workers, forked in one go where there is a fork server."""
         server = self._usable_fork_server()
         if server is None:
-            return WorkerProcess.spawn(self.spec)
+            return [WorkerProcess.spawn(self.spec)]
         try:
-            return server.spawn()
+            workers, problem = server.spawn_many(count)
         except WorkerStartError:
             if server.alive():
                 raise
-        # The fork server died under us (its reason is logged): one more try with a new one.
-        server = self._usable_fork_server()
-        return server.spawn() if server is not None else WorkerProcess.spawn(self.spec)
+            # The fork server died under us (its reason is logged): one more try with a new one.
+            server = self._usable_fork_server()
+            if server is None:
+                return [WorkerProcess.spawn(self.spec)]
+            workers, problem = server.spawn_many(count)
+        if not workers:
+            raise WorkerStartError(f"the fork server could not fork: {problem}")
+        if problem:  # some forked: boot those; the next refill tries again for the rest
+            log.warning(
+                "codeagent: the fork server forked %d of %d workers: %s", len(workers), count, problem
+            )
+        return workers
 
     def _usable_fork_server(self) -> ForkServer | None:
         """This spec's fork server, (re)started if needed; None when workers get a sandbox each."""
