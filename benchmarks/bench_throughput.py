@@ -247,8 +247,8 @@ async def main() -> None:
         print(
             f"{mode:9} {r['wall']:7.2f} {r['bound']:7.2f} {r['ratio']:6.2f} {int(r['passed']):6d} "
             f"{r['latency_mean']:7.2f} {r['latency_p90']:6.2f} {r['latency_mean'] - model_time:9.2f}s "
-            f"{1000 * r['cpu_per_task']:7.0f}ms "
-            f"{1000 * r['host_cpu_per_task']:6.0f}ms {sandbox:>12} {min(ratios):5.2f}-{max(ratios):.2f}"
+            f"{1000 * r['cpu_per_task']:7.1f}ms "
+            f"{1000 * r['host_cpu_per_task']:6.1f}ms {sandbox:>12} {min(ratios):5.2f}-{max(ratios):.2f}"
         )
 
 

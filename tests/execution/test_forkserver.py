@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 
@@ -222,6 +223,52 @@ async def test_children_forked_in_one_batch_keep_to_their_own_pipes_and_random_s
         assert [worker.reap(5.0) for worker in workers] == [-signal.SIGKILL] * 6
     finally:
         server.shutdown()
+
+
+async def test_rehearsal_in_the_fork_server_leaves_nothing_process_wide_to_its_children():
+    # The fork server plays whole worker lives in itself before forking (see main.rehearse): a child must
+    # still start from a clean process (no rlimits, stderr still its pipe, default recursion limit, no
+    # rehearsal module as __main__) until its own init, and its first action must behave as ever.
+    server = forkserver.ForkServer(SpawnSpec(use_bwrap=True, tmp_size_mb=42, test_hooks=True))
+    try:
+        worker = server.spawn()
+        worker.wait_ready(30)
+        probe = (
+            "import os, resource, sys, stat\n"
+            "result = [resource.getrlimit(resource.RLIMIT_AS)[0] == resource.RLIM_INFINITY,\n"
+            "          stat.S_ISFIFO(os.fstat(2).st_mode), sys.getrecursionlimit(),\n"
+            "          hasattr(sys.modules['__main__'], 'message')]"
+        )
+        await worker.send({"t": "probe", "code": probe}, 1 << 20)
+        reply = await worker.recv(asyncio.get_running_loop().time() + 10)
+        assert codec.decode(reply["value"]) == [True, True, 1000, False]
+        worker.kill()
+        worker.reap(5.0)
+    finally:
+        server.shutdown()
+    async with SandboxedExecutor(POLICY, _test_hooks=True) as ex:
+        result = await ex.run("x = 1\nprint(x + 1)\nfinal_answer(x)")
+        assert result.logs == "2\n" and result.value == 1
+        limit = await ex._probe("import resource\nresult = resource.getrlimit(resource.RLIMIT_AS)[0]")
+        assert limit == POLICY.memory_mb * 1024 * 1024  # its own init did limit it
+
+
+async def test_sandboxes_share_one_low_priority_scheduling_group():
+    # Every forked worker stays in the fork server's session: with autogroup scheduling a session is a
+    # group, and one group per worker would outweigh the host's event loop 64 to 1 in a benchmark.
+    a, b = await two_siblings()
+    try:
+        probe = "import os\nresult = [os.getsid(0), os.sched_getscheduler(0) == os.SCHED_BATCH]"
+        assert await a._probe(probe) == await b._probe(probe) == [1, True]  # the fork server (pid 1)'s
+        assert a._spec is not None
+        server = get_pool(a._spec).fork_server
+        assert server is not None
+        if Path("/proc/self/autogroup").exists():  # noqa: ASYNC240  (the kernel groups by session)
+            zygote = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()[0]  # noqa: ASYNC240
+            group = Path(f"/proc/{zygote}/autogroup").read_text()  # noqa: ASYNC240
+            assert group.split()[-1] == str(forkserver.SANDBOX_GROUP_NICE)
+    finally:
+        await asyncio.gather(a.close(), b.close())
 
 
 async def test_timeout_kills_only_the_worker_not_the_server():

@@ -227,6 +227,7 @@ result = {{
     "server_fd": attempt(lambda: open_last_fd(server)),
     "sibling_maps": attempt(lambda: open("/proc/{pid_a}/maps").read()),
     "setpgid_into_server": attempt(lambda: os.setpgid(0, server)),
+    "own_session": attempt(os.setsid),
 }}
 """
         )
@@ -258,6 +259,7 @@ result = {{
             "server_fd": "EACCES",
             "sibling_maps": "EACCES",
             "setpgid_into_server": "EPERM",
+            "own_session": "EPERM",
         }
         assert await alive(a)
     finally:

@@ -186,7 +186,7 @@ class Agent:
 
         tools: dict[str, Tool] = {}
         for item in [*self.tools, *(ManagedAgentTool(sub) for sub in self.managed_agents)]:
-            tool = item if isinstance(item, Tool) else as_tool(item)
+            tool = as_tool(item)
             if tool.name in tools:
                 raise ValueError(f"two tools are named {tool.name!r}")
             tools[tool.name] = tool

@@ -6,8 +6,8 @@ described in `codeagent.execution.worker.zygote`.
 
 The host never depends on the fork server to stop a worker: each child comes with a pidfd, and a timeout
 is ``pidfd_send_signal(SIGKILL)`` straight from the host. Exit statuses come from the fork server (their
-parent); if the fork server itself dies, its children die with it (``PR_SET_PDEATHSIG``) and every one of
-them is reported killed.
+parent); if the fork server itself dies, its children die with it (it is their pid namespace's init) and
+every one of them is reported killed.
 
 Example:
     >>> server = ForkServer(SpawnSpec(use_bwrap=True))  # doctest: +SKIP
@@ -115,6 +115,7 @@ class ForkServer:
         except BaseException:
             self.shutdown()
             raise
+        _lower_group_priority(self._proc.pid)
         self._reader = threading.Thread(target=self._read_loop, name="codeagent-forkserver", daemon=True)
         self._reader.start()
 
@@ -292,7 +293,7 @@ class ForkServer:
             self._dead = True
             children, self._children = list(self._children.values()), {}
             self._reply_ready.notify_all()
-        for control in children:  # PR_SET_PDEATHSIG took them with the fork server
+        for control in children:  # the kernel took them with the fork server (their pid 1)
             control.kill()
             control.set_exit(-signal.SIGKILL, "the worker's fork server stopped, and the worker with it")
 
@@ -312,6 +313,27 @@ class ForkServer:
             data = os.read(fd, 1 << 16)
             return data.decode("utf-8", "replace").strip()[-2000:]
         return ""
+
+
+#: Nice value of the sandbox's scheduling group (see `_lower_group_priority`).
+SANDBOX_GROUP_NICE = 10
+
+
+def _lower_group_priority(bwrap_pid: int) -> None:
+    """Give the sandbox's scheduling group less weight than the host's, where groups are by session.
+
+    With autogroup scheduling (the Linux default where processes are not in a cpu cgroup of their own)
+    every session is a scheduling group with the weight of one nice-0 task: the fork server's sandbox
+    (its session, with all its workers) would weigh as much as the host, whose event loop drives every
+    run. Nice 10 for the sandbox's group keeps the host's loop responsive (~90 % of a contended CPU) while
+    the sandboxes still get all the CPU it leaves. A no-op without autogroups (the file is absent or fixed).
+    """
+    with contextlib.suppress(OSError, ValueError):
+        with open(f"/proc/{bwrap_pid}/task/{bwrap_pid}/children", encoding="ascii") as f:
+            children = [int(pid) for pid in f.read().split()]
+        for pid in children:  # the zygote (bubblewrap's --new-session: a session, so a group, of its own)
+            with open(f"/proc/{pid}/autogroup", "w", encoding="ascii") as f:
+                f.write(str(SANDBOX_GROUP_NICE))
 
 
 def _b64(program: bytes | None) -> str | None:

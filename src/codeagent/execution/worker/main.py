@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import _thread
 import binascii
+import contextlib
 import json
 import os
 from collections.abc import Callable, Mapping
@@ -64,11 +65,13 @@ def _load_runner_class(policy: ExecutionPolicy) -> Any:
 class Worker:
     """Serves the protocol on two fds until the host says ``exit`` or closes the pipe."""
 
-    def __init__(self, rfd: int, wfd: int, shared_sandbox: bool = False) -> None:
+    def __init__(self, rfd: int, wfd: int, shared_sandbox: bool = False, *, rehearsal: bool = False) -> None:
         self.rfd = rfd
         self.wfd = wfd
         #: Forked by the fork server: the sandbox's namespaces are shared with sibling workers.
         self.shared_sandbox = shared_sandbox
+        #: Played inside the fork server by `rehearse`: nothing process-wide (rlimits, fds, recursion limit).
+        self.rehearsal = rehearsal
         #: Policies the fork server parsed before forking us, by `policy_key`, each with a runner built for
         #: it (never used by anyone) where building one is worth it (see `make_runner_template`).
         self.runner_templates: dict[str, tuple[ExecutionPolicy, Any]] = {}
@@ -152,10 +155,12 @@ class Worker:
         # Tool results and variables may be up to max_message_bytes; allow room for the envelope.
         self.max_message = policy.max_message_bytes
         self.max_in = policy.max_message_bytes + (1 << 16)
-        applied = limits.apply_rlimits(policy.to_dict(), self.shared_sandbox)
-        # From here on untrusted code runs. Nobody drains fd 2 (the host reads it only after a failed
-        # start), so stray stderr writes (warnings, C libraries) would fill the pipe and hang the worker.
-        _redirect_to_devnull(2)
+        applied: dict[str, int] = {}
+        if not self.rehearsal:
+            applied = limits.apply_rlimits(policy.to_dict(), self.shared_sandbox)
+            # From here on untrusted code runs. Nobody drains fd 2 (the host reads it only after a failed
+            # start), so stray stderr writes (warnings, C libraries) would fill the pipe and hang the worker.
+            _redirect_to_devnull(2)
         self.runner = template[1] if template is not None else None
         prepared = self.runner is not None
         if prepared:
@@ -164,7 +169,7 @@ class Worker:
             cls = _load_runner_class(policy)
             try:
                 # A dedicated process may set the recursion limit and other process-wide state.
-                self.runner = cls(policy, owns_process=True)
+                self.runner = cls(policy, owns_process=not self.rehearsal)
             except TypeError:
                 self.runner = cls(policy)
         # Drop our reference only: freeing the other templates would write to (and so copy) their pages.
@@ -365,6 +370,53 @@ def make_runner_template(policy_dict: dict[str, Any]) -> tuple[ExecutionPolicy, 
     from codeagent.execution.language.runner import CodeRunner
 
     return policy, CodeRunner(policy)
+
+
+#: Actions a rehearsal runs (see `rehearse`): the statements actions and tests are made of, a tool call,
+#: a final answer and an error.
+_REHEARSAL_ACTIONS = (
+    "x = 1",
+    "def f(n):\n    return [i * i for i in range(n)]\n\nassert f(3) == [0, 1, 4]\nprint(f(2), len('abc'))",
+    "import math\nvalues = {'a': math.sqrt(4.0)}\nfor key, value in values.items():\n    print(key, value)\n"
+    "print(tool(x, key=key))",
+    "try:\n    1 / 0\nexcept ZeroDivisionError as exc:\n    message = str(exc)\nfinal_answer(message)",
+    "undefined_name",
+)
+#: Worker lives per policy a rehearsal plays: CPython 3.11 specialises a code object after 8 calls.
+_REHEARSALS = 10
+
+
+def rehearse(policies: list[dict[str, Any]]) -> None:
+    """Play whole worker lives (init, the actions above, a tool call, exit) in this process, over pipes.
+
+    For the fork server, before it forks: CPython writes into the code objects it runs the first times
+    (warm-up counters, specialised instructions, caches), and every page a child writes is copied for that
+    child. Paths played here are settled before the fork, so a child's first action costs ~40 fewer page
+    copies and ~0.4 ms less CPU. Nothing process-wide is touched (``rehearsal``: no rlimits, no fd changes,
+    no recursion limit).
+    """
+    for policy in policies:
+        for _ in range(_REHEARSALS):
+            init = {"t": "init", "policy": policy, "tools": ["tool"], "variables": {"v": 1}}
+            requests: list[Message] = [init]
+            for code in _REHEARSAL_ACTIONS:
+                requests.append({"t": "run", "code": code})
+                if "tool(" in code:
+                    requests.append({"t": "ret", "id": 1, "ok": True, "value": codec.encode("done")})
+            requests.append({"t": "exit"})
+            to_worker_r, to_worker_w = os.pipe()
+            from_worker_r, from_worker_w = os.pipe()
+            try:
+                # Both pipes hold all of it (a few kB): the worker never waits for this side to read.
+                write_all(to_worker_w, b"".join(encode_message(r) for r in requests))
+                Worker(to_worker_r, from_worker_w, rehearsal=True).serve()
+                os.set_blocking(from_worker_r, False)
+                with contextlib.suppress(BlockingIOError):
+                    while os.read(from_worker_r, 1 << 16):
+                        pass
+            finally:
+                for fd in (to_worker_r, to_worker_w, from_worker_r, from_worker_w):
+                    os.close(fd)
 
 
 def preload_runners() -> None:

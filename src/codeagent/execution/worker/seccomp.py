@@ -13,7 +13,8 @@ sees a readable ``PermissionError``) for:
   may only signal itself (kill, tgkill, rt_*sigqueueinfo with its own pid; tkill, pidfd_open,
   pidfd_send_signal, and F_SETOWN / FIOSETOWN, which make I/O signal a chosen pid, refused), may not
   change another process's limits, scheduling or priority (prlimit64 and sched_set* only on pid 0 =
-  itself; setpriority, ioprio_set, migrate_pages, move_pages, process_madvise refused), and, without
+  itself; setpriority, ioprio_set, migrate_pages, move_pages, process_madvise refused), stays in the
+  fork server's session and process group (setsid, setpgid refused), and, without
   network, may not bind, listen, accept or connect sockets, nor set SO_PASSCRED / SO_PASSPIDFD (which
   autobind one): abstract unix sockets would be a channel between siblings. Arguments the kernel reads
   as 32 bits (fcntl and ioctl commands, socket options) are compared masked, or setting bit 32 would
@@ -103,6 +104,10 @@ _CHILD_DENIED = (
     "move_pages",
     "process_madvise",
     "process_mrelease",
+    # Siblings share the fork server's session (one scheduling group, niced by the host): a session of
+    # its own would be a group of its own, with as much CPU as the host's. No process groups either.
+    "setsid",
+    "setpgid",
 )
 #: Calls whose first argument is a pid: allowed on the caller itself only.
 _CHILD_OWN_PID = ("kill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo")

@@ -6,8 +6,9 @@ namespaces, read-only binds, uid 65534, no network), as that sandbox's pid 1 (``
 exits, the kernel kills every worker), imports everything a worker needs, and then forks one child per
 worker the host asks for. Each child, before it runs anything from the host:
 
-1. takes its protocol pipes and stderr (passed by the host with SCM_RIGHTS), starts its own session, and
-   dies with the zygote (``PR_SET_PDEATHSIG``);
+1. takes its protocol pipes and stderr (passed by the host with SCM_RIGHTS) and closes any sibling's;
+   it stays in the zygote's session, which has no controlling terminal (bubblewrap's ``--new-session``),
+   and dies with the zygote (the sandbox's pid 1; were it not, by ``PR_SET_PDEATHSIG``);
 2. isolates itself (`codeagent.execution.worker.isolation`): its own mount and IPC namespaces, a fresh
    size-capped tmpfs on ``/tmp`` and its own devpts (siblings never see each other's files or ptys), no
    capabilities (the zygote keeps CAP_SYS_ADMIN of the sandbox's user namespace for this step only;
@@ -27,9 +28,22 @@ Control channel (host <-> zygote): a SOCK_SEQPACKET socket on fd 0, one JSON obj
                      failed  {id, message}                      says why; the host kills with the pidfds
                      exited  {statuses: [[pid, status], ...]}   status as Popen.returncode (-N = signal N)
 
-Children are forked in batches (``n`` ≤ `MAX_BATCH`), back to back: every fork write-protects all of the
-zygote's pages, so whatever the zygote touches between two forks is copied again; a loop of bare forks
-touches ~20 pages per child where a round trip per child touched ~130 (~0.4 ms of CPU a child).
+What a child costs is mostly the pages it writes: each is copied for it (~3 µs a page on this VM), and a
+Python child writes some 500–700. Hence:
+
+- children are forked in batches (``n`` ≤ `MAX_BATCH`), back to back: every fork write-protects all of
+  the zygote's pages, so whatever the zygote touches between two forks is copied again; a loop of bare
+  forks touches ~20 pages per child where a round trip per child touched ~130 (~0.4 ms of CPU a child);
+- a bare fork(2) where the zygote is single-threaded (`Zygote.fork`), and the child's ``ready`` message,
+  parsed policies and language-wall runners prepared before the fork;
+- before its first fork the zygote plays whole worker lives in itself (`codeagent.execution.worker.main.
+  rehearse`), so that CPython's warm-up writes into code objects are not repeated in every child.
+
+Scheduling: the zygote, and so every child, is ``SCHED_BATCH`` (a waking worker never preempts the host's
+event loop), and the host lowers the priority of the zygote's session (`forkserver._lower_group_priority`):
+where the kernel schedules sessions as groups (autogroup), all sandboxes together then weigh less than the
+host, whose one event loop drives every agent. (A session per child, as before, made 64 groups against the
+host's one: its loop was preempted ~640 times in a 164-task benchmark run, ~0.3 ms at each pipe write.)
 
 Stdlib only, like the worker.
 """
@@ -57,6 +71,7 @@ from codeagent.execution.worker.main import (
     make_runner_template,
     policy_key,
     preload_runners,
+    rehearse,
     serve_and_exit,
 )
 from codeagent.execution.worker.protocol import HEADER, encode_message, write_all
@@ -109,6 +124,9 @@ class Zygote:
         program = binascii.a2b_base64(child) if child else None
         self.isolation = ChildIsolation(int(message["tmp_size_mb"]), program)
         preload(list(message.get("preload") or ()))
+        # Inherited by every child: a worker woken by the host's message does not preempt the host.
+        with contextlib.suppress(AttributeError, OSError):
+            os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
         # Signals before seccomp: the handler must exist when the zygote's own filter is in place.
         signal.set_wakeup_fd(self.wake_w, warn_on_full_buffer=False)
         signal.signal(signal.SIGCHLD, lambda *_: None)
@@ -124,6 +142,11 @@ class Zygote:
         ready = Worker(-1, -1, shared_sandbox=True).ready_message(self.isolation.seccomp_mode)
         ready.pop("pid")
         self.ready_head = encode_message(ready)[HEADER.size : -1] + b',"pid":'
+        try:
+            rehearse([ExecutionPolicy().to_dict(), ExecutionPolicy(language_wall=False).to_dict()])
+        except Exception as exc:  # only speed depends on it: say so, and go on
+            os.write(2, f"codeagent fork server: rehearsal failed: {type(exc).__name__}: {exc}\n".encode())
+        gc.collect()
         ok, reason = self.trial_fork()
         # Objects alive now are shared with every child; frozen, the children's GC never touches (and so
         # never copies) their pages.
@@ -166,7 +189,7 @@ class Zygote:
                 except InterruptedError:
                     continue
                 if not data:
-                    return  # the host closed the channel: children die with us (PDEATHSIG)
+                    return  # the host closed the channel: children die with us (we are pid 1)
                 self.on_message(json.loads(data), fds)
 
     def on_message(self, message: dict[str, Any], fds: list[int]) -> None:
@@ -286,7 +309,6 @@ class Zygote:
                 os.close(fd)
             os.dup2(efd, 2)
             os.close(efd)
-            os.setsid()
             if not self.is_pid_1:  # else the kernel kills the sandbox's processes when the zygote exits
                 limits.die_with_parent(os.getppid())
             if bare_fork:
