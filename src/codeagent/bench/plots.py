@@ -68,12 +68,7 @@ def _success_by_category(plt: Any, summaries: Sequence[RunSummary], path: Path) 
     ax.set_ylabel("success rate (%)")
     ax.set_ylim(0, 105)
     ax.set_title("Success by category (95 % CI)")
-    if len(summaries) > 1:
-        ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, ax, path, legend=len(summaries) > 1)
 
 
 def _failures(plt: Any, summaries: Sequence[RunSummary], path: Path) -> Path:
@@ -86,12 +81,7 @@ def _failures(plt: Any, summaries: Sequence[RunSummary], path: Path) -> Path:
     ax.set_xticks(range(len(kinds)), [k.replace("_", " ") for k in kinds])
     ax.set_ylabel("tasks")
     ax.set_title("Failure categories")
-    if len(summaries) > 1:
-        ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, ax, path, legend=len(summaries) > 1)
 
 
 def _latency(
@@ -107,7 +97,12 @@ def _latency(
     ax.set_ylabel("fraction of tasks")
     ax.set_title("Latency (empirical CDF)")
     ax.grid(alpha=0.3)
-    if len(summaries) > 1:
+    return _save(plt, fig, ax, path, legend=len(summaries) > 1)
+
+
+def _save(plt: Any, fig: Any, ax: Any, path: Path, *, legend: bool) -> Path:
+    """Lay out, write (PNG) and close a figure."""
+    if legend:
         ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -28,9 +28,8 @@ from codeagent.bench.runner import (
     AgentSpec,
     RecordCallback,
     RunOutcome,
-    RunProgress,
-    default_run_name,
     make_record,
+    open_run,
     run_task,
 )
 from codeagent.bench.store import RunStore
@@ -74,22 +73,17 @@ def run_benchmark_ray(
         import ray
     except ImportError:
         raise ImportError("the Ray backend needs ray: pip install 'ray>=2.9'") from None
-    if concurrency < 1:
-        raise ValueError("concurrency must be >= 1")
-    name = run_name or default_run_name(benchmark, spec)
-    config = {
-        "benchmark": benchmark.name,
-        **spec.describe(),
-        "tasks": len(benchmark.tasks),
-        "concurrency": concurrency,
-        "task_timeout_s": task_timeout_s,
-        "backend": "ray",
-        **dict(extra_config or {}),
-    }
-    store.start_run(name, benchmark=benchmark.name, config=config, force=force)
-    finished = store.finished_ids(name)
-    pending = [t for t in benchmark.tasks if t.id not in finished]
-    progress = RunProgress(total=len(benchmark.tasks), skipped=len(benchmark.tasks) - len(pending))
+    name, pending, progress = open_run(
+        benchmark,
+        spec,
+        store,
+        run_name=run_name,
+        concurrency=concurrency,
+        task_timeout_s=task_timeout_s,
+        backend="ray",
+        extra_config=extra_config,
+        force=force,
+    )
     new: list[TaskRecord] = []
     started = time.perf_counter()
     if not pending:

@@ -35,6 +35,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from codeagent.bench.environment import AgentKind, Benchmark, Environment, OracleFactory, Score, TaskSpec
@@ -89,22 +90,7 @@ class AgentSpec:
 
     def model_for(self, task: TaskSpec) -> Model:
         """The model that runs `task`."""
-        from codeagent.models.types import Model
-
-        if self.model is None:
-            from codeagent.models.embedded import default_model
-
-            return default_model()
-        if isinstance(self.model, Model):
-            return self.model
-        if callable(self.model):
-            model = self.model(task)
-            if not isinstance(model, Model):
-                raise TypeError(f"the model factory returned {type(model).__name__}, not a Model")
-            return model
-        raise TypeError(
-            f"AgentSpec.model must be a Model, a factory or None, not {type(self.model).__name__}"
-        )
+        return model_from(self.model, task, what="AgentSpec.model")
 
     @property
     def label(self) -> str:
@@ -316,6 +302,64 @@ def make_record(
     )
 
 
+def model_from(source: Any, task: TaskSpec, *, what: str = "the model") -> Model:
+    """A model for `task` from a source: a `Model` (shared), a factory ``source(task) -> Model``, or None
+    for `default_model()` (the environment's model, else the embedded one).
+
+    Example:
+        >>> from codeagent.testing import ScriptedModel
+        >>> model_from(lambda task: ScriptedModel(["hi"]), TaskSpec(id="t", prompt="?")).outputs
+        ['hi']
+    """
+    from codeagent.models.types import Model
+
+    if source is None:
+        from codeagent.models.embedded import default_model
+
+        return default_model()
+    if isinstance(source, Model):
+        return source
+    if callable(source):
+        model = source(task)
+        if not isinstance(model, Model):
+            raise TypeError(f"the model factory returned {type(model).__name__}, not a Model")
+        return model
+    raise TypeError(f"{what} must be a Model, a factory or None, not {type(source).__name__}")
+
+
+def open_run(
+    benchmark: Benchmark,
+    spec: AgentSpec,
+    store: RunStore,
+    *,
+    run_name: str | None,
+    concurrency: int,
+    task_timeout_s: float | None,
+    backend: str,
+    extra_config: Mapping[str, Any] | None,
+    force: bool,
+) -> tuple[str, list[TaskSpec], RunProgress]:
+    """What every backend does first: record the run's configuration in the store (or check it against the
+    stored one on resume) and find the tasks left to do. Returns the run's name, those tasks, the progress."""
+    if concurrency < 1:
+        raise ValueError("concurrency must be >= 1")
+    name = run_name or default_run_name(benchmark, spec)
+    config = {
+        "benchmark": benchmark.name,
+        **spec.describe(),
+        "tasks": len(benchmark.tasks),
+        "concurrency": concurrency,
+        "task_timeout_s": task_timeout_s,
+        "backend": backend,
+        **dict(extra_config or {}),
+    }
+    store.start_run(name, benchmark=benchmark.name, config=config, force=force)
+    finished = store.finished_ids(name)
+    pending = [t for t in benchmark.tasks if t.id not in finished]
+    progress = RunProgress(total=len(benchmark.tasks), skipped=len(benchmark.tasks) - len(pending))
+    return name, pending, progress
+
+
 def default_run_name(benchmark: Benchmark, spec: AgentSpec) -> str:
     """``<benchmark>-<model>-<agent>``, with characters unsafe in file names replaced.
 
@@ -351,22 +395,20 @@ async def run_benchmark(
         extra_config: stored with the run (e.g. dataset options); identity keys must match on resume.
         force: resume even if the stored configuration differs (see `RunStore.start_run`).
     """
-    if concurrency < 1:
-        raise ValueError("concurrency must be >= 1")
-    name = run_name or default_run_name(benchmark, spec)
-    config = {
-        "benchmark": benchmark.name,
-        **spec.describe(),
-        "tasks": len(benchmark.tasks),
-        "concurrency": concurrency,
-        "task_timeout_s": task_timeout_s,
-        "backend": "asyncio",
-        **dict(extra_config or {}),
-    }
-    await asyncio.to_thread(store.start_run, name, benchmark=benchmark.name, config=config, force=force)
-    finished = await asyncio.to_thread(store.finished_ids, name)
-    pending = [t for t in benchmark.tasks if t.id not in finished]
-    progress = RunProgress(total=len(benchmark.tasks), skipped=len(benchmark.tasks) - len(pending))
+    name, pending, progress = await asyncio.to_thread(
+        partial(
+            open_run,
+            benchmark,
+            spec,
+            store,
+            run_name=run_name,
+            concurrency=concurrency,
+            task_timeout_s=task_timeout_s,
+            backend="asyncio",
+            extra_config=extra_config,
+            force=force,
+        )
+    )
     new: list[TaskRecord] = []
     started = time.perf_counter()
     if not pending:
@@ -422,6 +464,8 @@ __all__ = [
     "RunProgress",
     "default_run_name",
     "make_record",
+    "model_from",
+    "open_run",
     "run_benchmark",
     "run_task",
     "warm_pool",

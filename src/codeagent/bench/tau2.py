@@ -334,15 +334,9 @@ def scripted_user(task: TaskSpec) -> Model:
 
 
 def _environment(task: TaskSpec, user_model: Any, server: Sequence[str] | None) -> Tau2AirlineEnvironment:
-    if user_model is None:
-        from codeagent.models.embedded import default_model
+    from codeagent.bench.runner import model_from
 
-        model = default_model()
-    elif callable(user_model) and not hasattr(user_model, "generate"):
-        model = user_model(task)
-    else:
-        model = user_model
-    return Tau2AirlineEnvironment(task, model, server=server)
+    return Tau2AirlineEnvironment(task, model_from(user_model, task, what="user_model"), server=server)
 
 
 def tau2_airline_benchmark(

@@ -34,10 +34,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from rich.console import Console
 
     from codeagent.bench.environment import Benchmark, TaskSpec
     from codeagent.bench.runner import AgentSpec
+    from codeagent.bench.store import RunStore
     from codeagent.models.types import Model
 
 DATASETS = ("humaneval", "bigcodebench", "bfcl", "tau2-airline", "gaia", "custom")
@@ -359,46 +362,47 @@ def _print_markdown(markdown: str) -> None:
 def handle_report(args: argparse.Namespace) -> int:
     """Print the report of a run (and its comparison with another); with --out, write markdown and plots."""
     from codeagent.bench.report import write_report
-    from codeagent.bench.store import RunStore
 
-    if not Path(args.db).exists():
-        print(f"error: no database {args.db}", file=sys.stderr)
-        return 2
-    store = RunStore(args.db)
-    try:
+    def report(store: RunStore) -> int:
         markdown, written = write_report(
             store, args.run, vs=args.vs, out_dir=args.out, plots=not args.no_plots
         )
-    except KeyError as exc:
-        print(f"error: {exc.args[0]}", file=sys.stderr)
-        return 2
-    finally:
-        store.close()
-    _print_markdown(markdown)
-    for path in written:
-        print(f"wrote {path}", file=sys.stderr)
-    return 0
+        _print_markdown(markdown)
+        for path in written:
+            print(f"wrote {path}", file=sys.stderr)
+        return 0
+
+    return _with_stored_run(args.db, report)
 
 
 def handle_export(args: argparse.Namespace) -> int:
     """Export the trajectories of a run as chat JSONL (one fine-tuning record per task)."""
     from codeagent.bench.report import export_chat_jsonl
-    from codeagent.bench.store import RunStore
 
-    if not Path(args.db).exists():
-        print(f"error: no database {args.db}", file=sys.stderr)
-        return 2
-    store = RunStore(args.db)
-    try:
+    def export(store: RunStore) -> int:
         store.run_info(args.run)
         count = export_chat_jsonl(store, args.run, args.out, passed_only=args.passed_only)
-    except KeyError as exc:
+        print(f"wrote {count} records to {args.out}", file=sys.stderr)
+        return 0
+
+    return _with_stored_run(args.db, export)
+
+
+def _with_stored_run(db: str, action: Callable[[RunStore], int]) -> int:
+    """Run ``action`` on an existing run database; a missing database or run is a usage error (2)."""
+    from codeagent.bench.store import RunStore
+
+    if not Path(db).exists():
+        print(f"error: no database {db}", file=sys.stderr)
+        return 2
+    store = RunStore(db)
+    try:
+        return action(store)
+    except KeyError as exc:  # an unknown run
         print(f"error: {exc.args[0]}", file=sys.stderr)
         return 2
     finally:
         store.close()
-    print(f"wrote {count} records to {args.out}", file=sys.stderr)
-    return 0
 
 
 def handle_list(args: argparse.Namespace) -> int:

@@ -365,11 +365,7 @@ def make_runner_template(policy_dict: dict[str, Any]) -> tuple[ExecutionPolicy, 
     with the same policy then skips parsing it and, for the language wall, building its runner (the plain
     runner costs nothing to build, and must be built in the process that runs it)."""
     policy = ExecutionPolicy.from_dict(policy_dict)
-    if not policy.language_wall:
-        return policy, None
-    from codeagent.execution.language.runner import CodeRunner
-
-    return policy, CodeRunner(policy)
+    return policy, _load_runner_class(policy)(policy) if policy.language_wall else None
 
 
 #: Actions a rehearsal runs (see `rehearse`): the statements actions and tests are made of, a tool call,
