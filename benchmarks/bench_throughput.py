@@ -5,10 +5,12 @@ canonical solution, run a test of its own, submit), CONCURRENCY tasks at once, r
 The latency bound is ceil(TASKS / CONCURRENCY) * 3 * LATENCY (every task waits 3 model calls and no
 more); we print wall time / bound (target <= 1.3) for three set-ups:
 
-- ``code``: the real thing. CodeAgent, its actions in a sandboxed worker; ``run_tests`` and the hidden tests
-  each in a fresh sandboxed worker (3 sandboxes per task);
+- ``code``: the real thing. CodeAgent, its actions in a sandboxed worker, ``run_tests`` in a fresh namespace
+  of that worker (the coding environment's default, see `codeagent.bench.coding`), the hidden tests in a
+  fresh sandboxed worker (2 sandboxes per task); ``code-fresh``: the same with ``own_tests_in=
+  "test_executor"``, a fresh sandbox for ``run_tests`` too (3 per task);
 - ``tool``: ToolCallingAgent (tools called natively, no sandbox for the agent's actions); own tests and hidden
-  tests still in fresh sandboxes (2 per task);
+  tests in fresh sandboxes (2 per task);
 - ``baseline``: the same CodeAgent, but its three scripted actions are run by a tiny trusted interpreter on
   the host and the tests by a stand-in executor that runs nothing: the harness alone (agent loop,
   environment, store), no sandbox at all;
@@ -164,8 +166,12 @@ async def warm_up(concurrency: int) -> None:
 
 async def measure(mode: str, tasks: int, concurrency: int, latency: float, folder: Path) -> dict[str, float]:
     host_only = mode in ("baseline", "tests")
-    executor = {"test_executor": NoSandbox if mode == "baseline" else HostTests} if host_only else {}
-    bench = humaneval_benchmark(**executor).select(limit=tasks)
+    options: dict[str, Any] = (
+        {"test_executor": NoSandbox if mode == "baseline" else HostTests} if host_only else {}
+    )
+    if mode == "code-fresh":
+        options["own_tests_in"] = "test_executor"
+    bench = humaneval_benchmark(**options).select(limit=tasks)
     kind = "tool" if mode == "tool" else "code"
     spec = AgentSpec(
         kind=kind,
@@ -216,7 +222,7 @@ async def main() -> None:
     parser.add_argument("--tasks", type=int, default=164)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--latency", type=float, default=0.2)
-    parser.add_argument("--modes", default="baseline,tests,code,tool")
+    parser.add_argument("--modes", default="baseline,tests,code,code-fresh,tool")
     parser.add_argument("--repeat", type=int, default=1, help="rounds (modes interleaved); medians shown")
     args = parser.parse_args()
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
@@ -233,7 +239,7 @@ async def main() -> None:
         f"{args.tasks} tasks x 3 steps, model latency {args.latency} s/call, concurrency {args.concurrency}"
         + (f"; medians of {args.repeat} rounds" if args.repeat > 1 else "")
     )
-    print(f"{'mode':9} {'wall s':>7} {'bound s':>7} {'ratio':>6} {'passed':>6} {'task s':>7} {'p90 s':>6} "
+    print(f"{'mode':10} {'wall s':>7} {'bound s':>7} {'ratio':>6} {'passed':>6} {'task s':>7} {'p90 s':>6} "
           f"{'over model':>10} {'cpu/task':>9} {'host cpu':>8} {'sandbox/task':>12} "
           f"{'ratio range':>12}")  # fmt: skip
     base = results.get("tests", results.get("baseline"))
@@ -245,7 +251,7 @@ async def main() -> None:
         )
         ratios = [run["ratio"] for run in runs[mode]]
         print(
-            f"{mode:9} {r['wall']:7.2f} {r['bound']:7.2f} {r['ratio']:6.2f} {int(r['passed']):6d} "
+            f"{mode:10} {r['wall']:7.2f} {r['bound']:7.2f} {r['ratio']:6.2f} {int(r['passed']):6d} "
             f"{r['latency_mean']:7.2f} {r['latency_p90']:6.2f} {r['latency_mean'] - model_time:9.2f}s "
             f"{1000 * r['cpu_per_task']:7.1f}ms "
             f"{1000 * r['host_cpu_per_task']:6.1f}ms {sandbox:>12} {min(ratios):5.2f}-{max(ratios):.2f}"

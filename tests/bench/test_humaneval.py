@@ -8,14 +8,14 @@ import time
 import pytest
 
 from codeagent.bench import AgentSpec, OracleModels, RunStore, TaskSpec, run_benchmark
-from codeagent.bench.coding import CodingEnvironment, append_test, extract_code
+from codeagent.bench.coding import CodingEnvironment, append_test, default_test_executor, extract_code
 from codeagent.bench.datasets.humaneval import (
     humaneval_benchmark,
     humaneval_path,
     humaneval_program,
     load_humaneval,
 )
-from codeagent.bench.environment import code_action
+from codeagent.bench.environment import code_action, tool_calls_message
 from codeagent.execution.policy import ExecutionPolicy
 from codeagent.testing import ScriptedModel
 
@@ -123,6 +123,42 @@ async def test_an_agent_that_writes_tests_and_submits(store):
     memory = record.memory()
     assert "All tests passed." in memory.action_steps[1].observation
     assert "check(" not in memory.to_json()  # the hidden tests never reached the agent
+
+
+@pytest.mark.parametrize(
+    ("kind", "own_tests_in", "executors"),
+    [("code", "agent_sandbox", 1), ("code", "test_executor", 3), ("tool", "agent_sandbox", 3)],
+)
+async def test_where_own_tests_run(store, kind, own_tests_in, executors):
+    """A CodeAgent's run_tests runs in its own sandbox (a fresh namespace: none of its variables); called
+    natively, or with own_tests_in="test_executor", each test run gets a fresh test executor."""
+    made = []
+
+    def counting_executor(policy):
+        made.append(policy)
+        return default_test_executor(policy)
+
+    bench = humaneval_benchmark(test_executor=counting_executor, own_tests_in=own_tests_in)
+    solution = "def truncate_number(number: float) -> float:\n    return number % 1.0\n"
+    tests = ["print(leftover)", "assert truncate_number(3.5) == 0.5"]
+    if kind == "code":
+        script = [
+            code_action(f"leftover = 1\nprint(write_solution({solution!r}))"),
+            *(code_action(f"print(run_tests({test!r}))") for test in tests),
+            code_action("print(submit())\nfinal_answer('submitted')"),
+        ]
+    else:
+        script = [
+            tool_calls_message([("write_solution", {"code": solution})]),
+            *(tool_calls_message([("run_tests", {"test_code": test})]) for test in tests),
+            tool_calls_message([("submit", {}), ("final_answer", {"answer": "submitted"})]),
+        ]
+    spec = AgentSpec(kind=kind, model=lambda task: ScriptedModel(list(script)), model_id="scripted")
+    (record,) = (await run_benchmark(bench.select(ids=["HumanEval/2"]), spec, store, run_name="own")).new
+    assert record.passed and record.details["own_test_runs"] == 2
+    assert len(made) == executors  # the hidden tests always get a fresh one
+    observations = [step.observation for step in record.memory().action_steps]
+    assert "NameError" in observations[1] and "All tests passed." in observations[2]
 
 
 @pytest.mark.slow

@@ -357,10 +357,40 @@ async def test_forged_result_and_tool_call_are_results_not_exceptions():
         await ex.send_tools({"echo": lambda x: x})
         await ex.start()
         bad = {"__ca__": "decimal", "v": "x"}
-        reply = await ex._call_tool({"t": "call", "id": 1, "name": "echo", "args": [bad], "kwargs": {}})
+        call = {"t": "call", "id": 1, "name": "echo", "args": [bad], "kwargs": {}}
+        reply = await ex._call_tool(call, ex._worker)
         assert reply["ok"] is False and "invalid arguments" in reply["message"]
         result = ex._finish({"t": "result", "value": bad, "logs": "", "error": None}, time.perf_counter(), [])
         assert result.error is not None and result.error.kind is ErrorKind.CRASHED and result.state_reset
+        assert (await ex.run("final_answer(3)")).value == 3
+
+
+async def test_a_worker_that_answers_a_fresh_run_with_something_else_is_dropped():
+    """A compromised worker answering a tool's fresh-namespace run out of protocol: the tool gets SandboxLost,
+    the calling action ends as a crash with its state reset, and the executor goes on with a fresh worker."""
+    from codeagent.execution.caller import SandboxLost, caller_sandbox
+
+    raised: list[BaseException] = []
+
+    async def run_fresh() -> str:
+        sandbox = caller_sandbox()
+        assert sandbox is not None
+        try:
+            await sandbox.run_fresh("1", timeout_s=2)
+        except SandboxLost as exc:
+            raised.append(exc)
+        return "done"
+
+    async with SandboxedExecutor(POLICY, _test_hooks=True) as ex:
+        await ex.send_tools({"run_fresh": run_fresh})
+        await ex._probe(
+            "from codeagent.execution.worker.main import Worker\n"
+            "Worker._run_fresh = lambda self, message: self.send({'t': 'pong'})\n"
+        )
+        result = await ex.run("run_fresh()")
+        assert raised and result.error is not None and result.error.kind is ErrorKind.CRASHED
+        assert "protocol" in result.error.message or "failed" in result.error.message
+        assert result.state_reset
         assert (await ex.run("final_answer(3)")).value == 3
 
 

@@ -4,9 +4,9 @@ The agent gets four host-side tools (called from its code over the executor brid
 
 - ``write_solution(code)``: save the complete solution (replaces the previous one);
 - ``read_solution()``: the saved solution;
-- ``run_tests(test_code)``: run the saved solution followed by the agent's own test code in a *fresh*
-  sandbox (with a timeout) and return the output;
-- ``submit()``: submit the saved solution; final. The hidden tests run at once, in another fresh sandbox;
+- ``run_tests(test_code)``: run the saved solution followed by the agent's own test code in a fresh
+  namespace (with a timeout) and return the output. Where: see below;
+- ``submit()``: submit the saved solution; final. The hidden tests run at once, in a fresh sandbox;
   their result is kept from the agent (it is told only that the submission was received).
 
 Scoring (decided here, documented for users): a submitted solution is scored as submitted. A run that never
@@ -16,8 +16,15 @@ is a string of code (small models often answer with the code itself); ``details[
 
 Hidden tests are a program built from the solution by the task's `HiddenTest` (e.g. HumanEval: solution +
 ``test`` + ``check(entry_point)``), run in a fresh executor from ``test_executor(policy)`` (default: the
-sandboxed executor, both walls). The task passes when the program raises nothing within the timeout (and
-the operation budget; running out of either is reported as the "timeout" failure).
+sandboxed executor, OS wall only: see `hidden_policy`). The task passes when the program raises nothing
+within the timeout (and the operation budget; running out of either is reported as the "timeout" failure).
+
+The agent's own tests (``own_tests_in``): by default ("agent_sandbox") they run where the agent's code runs,
+when it calls ``run_tests`` from a sandbox — a CodeAgent's own worker, in a fresh namespace (none of its
+variables; its policy and imports; see `codeagent.execution.caller`) — so a task needs two sandboxes, not
+one more per test run; tests that overrun their timeout in a way the language wall cannot stop cost the
+agent its worker's state (reported as a timeout). Called natively (ToolCallingAgent), or with
+"test_executor", each test run gets a fresh executor from ``test_executor`` instead.
 
 Example:
     >>> import asyncio
@@ -36,9 +43,10 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from codeagent.bench.environment import AgentKind, Score, TaskSpec, code_action, tool_calls_message
+from codeagent.execution.caller import caller_sandbox
 from codeagent.execution.policy import ExecutionPolicy
 from codeagent.execution.types import ErrorKind, ExecutionResult, Executor
 from codeagent.tools import Tool
@@ -51,6 +59,9 @@ if TYPE_CHECKING:
 HiddenTest = Callable[[str, TaskSpec], str]
 #: Builds an executor for one test run (a fresh one each time).
 ExecutorFactory = Callable[[ExecutionPolicy], Executor]
+#: Where the agent's own tests run: in the calling agent's sandbox when there is one, or always in a fresh
+#: executor from ``test_executor``.
+OwnTestsIn = Literal["agent_sandbox", "test_executor"]
 
 #: What the agent is told about the environment (the benchmark's `instructions`).
 CODING_INSTRUCTIONS = """\
@@ -59,7 +70,7 @@ You are in a coding environment. Use these tools:
 the function(s) asked for (it replaces the previous one);
 - read_solution(): return your saved solution;
 - run_tests(test_code): run your saved solution followed by test_code (for example assert statements) in a \
-fresh sandbox, and return the output or the error;
+clean namespace, and return the output or the error;
 - submit(): submit your saved solution for grading by hidden tests. This is final.
 Write the solution, test it, fix it if needed, then call submit() and final_answer("submitted")."""
 
@@ -132,6 +143,7 @@ class CodingEnvironment:
         policy: limits of the test sandboxes (timeout = the hidden tests' wall-clock limit).
         own_test_timeout_s: wall-clock limit of the agent's ``run_tests`` (default: the policy's).
         test_executor: makes the fresh executor of each test run (default: the sandboxed executor).
+        own_tests_in: where ``run_tests`` runs (see the module docstring).
 
     Example:
         >>> async def demo() -> bool:
@@ -153,6 +165,7 @@ class CodingEnvironment:
         policy: ExecutionPolicy | None = None,
         own_test_timeout_s: float | None = None,
         test_executor: ExecutorFactory = default_test_executor,
+        own_tests_in: OwnTestsIn = "agent_sandbox",
     ) -> None:
         self.task = task
         self.hidden_test = hidden_test
@@ -164,6 +177,7 @@ class CodingEnvironment:
         # without the language wall, inside the OS wall alone, as in any evaluation harness's container.
         self.hidden_policy = replace(self.policy, language_wall=False)
         self.test_executor = test_executor
+        self.own_tests_in = own_tests_in
         self.solution: str | None = None
         self.submitted = False
         self.writes = 0
@@ -220,7 +234,7 @@ class CodingEnvironment:
         return self.solution or ""
 
     async def run_tests(self, test_code: str) -> str:
-        """Run your saved solution followed by test_code in a fresh sandbox and return the output.
+        """Run your saved solution followed by test_code in a clean namespace and return the output.
 
         Args:
             test_code: Python code testing your solution, e.g. assert statements and prints.
@@ -231,9 +245,12 @@ class CodingEnvironment:
         if self.solution is None:
             return "No solution saved yet: call write_solution(code) first."
         self.test_runs += 1
-        result = await run_program(
-            f"{self.solution}\n\n{test_code}\n", self.own_test_policy, self.test_executor
-        )
+        program = f"{self.solution}\n\n{test_code}\n"
+        sandbox = caller_sandbox() if self.own_tests_in == "agent_sandbox" else None
+        if sandbox is not None:
+            result = await sandbox.run_fresh(program, timeout_s=self.own_test_policy.timeout_s)
+        else:
+            result = await run_program(program, self.own_test_policy, self.test_executor)
         parts = [result.logs.rstrip()] if result.logs.strip() else []
         if result.error is not None:
             parts.append(f"Error: {result.error}")
@@ -373,6 +390,7 @@ __all__ = [
     "ExecutorFactory",
     "HiddenTest",
     "MethodTool",
+    "OwnTestsIn",
     "append_test",
     "coding_oracle",
     "default_test_executor",

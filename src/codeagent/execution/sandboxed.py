@@ -26,6 +26,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from codeagent.execution.caller import SandboxLost, called_from
 from codeagent.execution.policy import ExecutionPolicy
 from codeagent.execution.types import ErrorKind, ExecutionError, ExecutionResult, ToolCallError, ToolFunction
 from codeagent.execution.worker import codec
@@ -47,6 +48,9 @@ __all__ = ["SandboxUnavailable", "SandboxedExecutor", "WorkerStartError", "confi
 _SETUP_TIMEOUT_S = 30.0
 #: Room for the JSON envelope around a value limited by ``max_message_bytes``.
 _ENVELOPE = 1 << 16
+#: A fresh-namespace run (see `codeagent.execution.caller`) stops itself at its timeout in the language wall;
+#: past the timeout plus this grace (a long C call, or no language wall) the host kills the worker.
+_FRESH_RUN_GRACE_S = 1.0
 
 _RESET_NOTE = (
     " The worker process was replaced: variables, functions and imports from earlier steps are gone "
@@ -108,6 +112,8 @@ class SandboxedExecutor:
         self._tools: dict[str, ToolFunction] = {}
         self._variables: dict[str, Any] = {}  # encoded (tagged JSON), re-sent to every fresh worker
         self._pending_reset = False
+        #: Why the worker was lost during a tool call (a fresh-namespace run gone wrong): ends that action.
+        self._lost: tuple[ErrorKind, str] | None = None
         self._busy = False
         self._closed = False
 
@@ -339,7 +345,10 @@ class SandboxedExecutor:
                 if kind == "call":
                     paused = loop.time()
                     tool_calls.append(str(message.get("name")))
-                    reply = await self._call_tool(message)
+                    reply = await self._call_tool(message, worker)
+                    if self._lost is not None:  # the tool's fresh-namespace run cost the worker
+                        (lost_kind, why), self._lost = self._lost, None
+                        return self._fail(lost_kind, why, start, tool_calls)
                     deadline += loop.time() - paused  # time in host tools does not count
                     await worker.write(self._encode_reply(reply, message))
                 elif kind == "result":
@@ -393,25 +402,13 @@ class SandboxedExecutor:
 
     def _finish(self, message: dict[str, Any], start: float, tool_calls: list[str]) -> ExecutionResult:
         try:
-            error = _error_from_dict(message.get("error"))
-            value = codec.decode(message.get("value"))
-            logs = message.get("logs", "")
-            if not isinstance(logs, str):
-                raise TypeError("logs must be a string")
-            result = ExecutionResult(
-                logs=logs,
-                value=value,
-                error=error,
-                is_final_answer=bool(message.get("is_final_answer")),
-                duration_s=time.perf_counter() - start,
-                operations=int(message.get("operations") or 0),
-                tool_calls=tool_calls,
-            )
+            result = _result_from_message(message, start, tool_calls)
         except (codec.CodecError, TypeError, ValueError, KeyError) as exc:
             self._drop_worker()
             return self._fail(
                 ErrorKind.CRASHED, f"The worker sent an invalid result: {exc}.", start, tool_calls
             )
+        error = result.error
         if error is not None and error.kind is ErrorKind.MEMORY:
             # The memory limit was hit: whatever filled it may still be referenced; start clean.
             self._drop_worker()  # leaves the reset pending: the next run is flagged too
@@ -421,7 +418,56 @@ class SandboxedExecutor:
         result.state_reset = self._take_reset()
         return result
 
-    async def _call_tool(self, message: dict[str, Any]) -> dict[str, Any]:
+    async def _call_tool(self, message: dict[str, Any], worker: WorkerProcess) -> dict[str, Any]:
+        caller = _CallingWorker(self, worker)
+        try:
+            with called_from(caller):
+                return await self._call_tool_here(message)
+        finally:
+            caller.open = False
+
+    async def _run_fresh(self, worker: WorkerProcess, code: str, timeout_s: float) -> ExecutionResult:
+        """Run `code` in a fresh namespace of `worker`, which is waiting for a tool call's answer."""
+        start = time.perf_counter()
+        message = {"t": "run", "fresh": True, "code": code, "timeout_s": timeout_s}
+        try:
+            frame = encode_message(message, self.policy.max_message_bytes, "the code")
+        except MessageTooLarge as exc:
+            return ExecutionResult(
+                error=ExecutionError(kind=ErrorKind.RUNTIME, type="ValueError", message=str(exc))
+            )
+        if worker is not self._worker:
+            raise SandboxLost("the calling sandbox is gone")
+        loop = asyncio.get_running_loop()
+        try:
+            await worker.write(frame)
+            reply = await worker.recv(loop.time() + timeout_s + _FRESH_RUN_GRACE_S)
+        except TimeoutError:
+            raise self._lose(
+                ErrorKind.TIMEOUT,
+                f"Code a tool ran in this sandbox did not finish within {timeout_s:g} s and could not be "
+                "stopped otherwise: the worker was stopped.",
+            ) from None
+        except WorkerDied:
+            kind, why = worker.describe_exit(await worker.wait_exit())
+            raise self._lose(kind, f"While a tool ran code in this sandbox, {why}.") from None
+        except ProtocolError as exc:
+            raise self._lose(ErrorKind.CRASHED, f"The worker broke the bridge protocol: {exc}.") from None
+        if reply.get("t") != "result":
+            text = f"The worker failed during a tool's run: {reply.get('message', reply.get('t'))}."
+            raise self._lose(ErrorKind.MEMORY if reply.get("kind") == "memory" else ErrorKind.CRASHED, text)
+        try:
+            return _result_from_message(reply, start, [])
+        except (codec.CodecError, TypeError, ValueError, KeyError) as exc:
+            raise self._lose(ErrorKind.CRASHED, f"The worker sent an invalid result: {exc}.") from None
+
+    def _lose(self, kind: ErrorKind, why: str) -> SandboxLost:
+        """Drop the worker during a tool call; the calling action ends with `kind` and `why`."""
+        self._drop_worker()
+        self._lost = (kind, why)
+        return SandboxLost(why)
+
+    async def _call_tool_here(self, message: dict[str, Any]) -> dict[str, Any]:
         name = message.get("name")
         fn = self._tools.get(name) if isinstance(name, str) else None
         if fn is None:
@@ -452,6 +498,43 @@ class SandboxedExecutor:
         except MessageTooLarge as exc:
             text = f"{exc} (ExecutionPolicy.max_message_bytes); ask the tool for less data"
             return encode_message({"t": "ret", "id": call.get("id"), "ok": False, "message": text})
+
+
+class _CallingWorker:
+    """`CallerSandbox` for one tool call made by an executor's worker (valid during that call only)."""
+
+    def __init__(self, executor: SandboxedExecutor, worker: WorkerProcess) -> None:
+        self.executor = executor
+        self.worker = worker
+        self.open = True
+        self._running = False
+
+    async def run_fresh(self, code: str, *, timeout_s: float) -> ExecutionResult:
+        if not self.open:
+            raise RuntimeError("a caller sandbox can only be used during the tool call that received it")
+        if self._running:
+            raise RuntimeError("one fresh run at a time: the caller sandbox is busy")
+        self._running = True
+        try:
+            return await self.executor._run_fresh(self.worker, code, timeout_s)
+        finally:
+            self._running = False
+
+
+def _result_from_message(message: dict[str, Any], start: float, tool_calls: list[str]) -> ExecutionResult:
+    """The worker's ``result`` message as an `ExecutionResult` (raises on a malformed message)."""
+    logs = message.get("logs", "")
+    if not isinstance(logs, str):
+        raise TypeError("logs must be a string")
+    return ExecutionResult(
+        logs=logs,
+        value=codec.decode(message.get("value")),
+        error=_error_from_dict(message.get("error")),
+        is_final_answer=bool(message.get("is_final_answer")),
+        duration_s=time.perf_counter() - start,
+        operations=int(message.get("operations") or 0),
+        tool_calls=tool_calls,
+    )
 
 
 def _is_async(fn: Any) -> bool:

@@ -29,6 +29,7 @@ from codeagent.bench.coding import (
     CODING_INSTRUCTIONS,
     CodingEnvironment,
     ExecutorFactory,
+    OwnTestsIn,
     coding_oracle,
     default_test_executor,
 )
@@ -134,13 +135,21 @@ def bigcodebench_empty(task: TaskSpec, kind: AgentKind) -> Model:
 
 
 def make_bigcodebench_environment(
-    task: TaskSpec, *, policy: ExecutionPolicy, test_executor: ExecutorFactory
+    task: TaskSpec,
+    *,
+    policy: ExecutionPolicy,
+    test_executor: ExecutorFactory,
+    own_tests_in: OwnTestsIn = "agent_sandbox",
 ) -> CodingEnvironment:
     libs = [lib for lib in task.metadata.get("libs", ()) if lib not in policy.authorized_imports]
     imports = (*policy.authorized_imports, *libs, *(f"{lib}.*" for lib in libs))
     task_policy = replace(policy, authorized_imports=imports)
     return CodingEnvironment(
-        task, hidden_test=bigcodebench_program, policy=task_policy, test_executor=test_executor
+        task,
+        hidden_test=bigcodebench_program,
+        policy=task_policy,
+        test_executor=test_executor,
+        own_tests_in=own_tests_in,
     )
 
 
@@ -151,8 +160,12 @@ def bigcodebench_benchmark(
     test_timeout_s: float = DEFAULT_TEST_TIMEOUT_S,
     policy: ExecutionPolicy | None = None,
     test_executor: ExecutorFactory = default_test_executor,
+    own_tests_in: OwnTestsIn | None = None,
 ) -> Benchmark:
     """BigCodeBench in the coding environment; each task's ``libs`` are added to the test policy's imports.
+
+    The agent's own tests (``own_tests_in``, see `codeagent.bench.coding`) run by default in its own sandbox,
+    or, when you give a `test_executor` of your own (a container with the task libraries), there.
 
     Example:
         >>> bench = bigcodebench_benchmark("bcb.jsonl", test_executor=my_container_executor)  # doctest: +SKIP
@@ -164,7 +177,11 @@ def bigcodebench_benchmark(
         name=f"bigcodebench-{split}",
         tasks=tasks,
         make_environment=partial(
-            make_bigcodebench_environment, policy=test_policy, test_executor=test_executor
+            make_bigcodebench_environment,
+            policy=test_policy,
+            test_executor=test_executor,
+            own_tests_in=own_tests_in
+            or ("agent_sandbox" if test_executor is default_test_executor else "test_executor"),
         ),
         instructions=CODING_INSTRUCTIONS,
         authorized_imports=(*DEFAULT_AUTHORIZED_IMPORTS, *libs, *(f"{lib}.*" for lib in libs)),

@@ -27,6 +27,7 @@ from codeagent.bench.coding import (
     CODING_INSTRUCTIONS,
     CodingEnvironment,
     ExecutorFactory,
+    OwnTestsIn,
     coding_oracle,
     default_test_executor,
 )
@@ -124,8 +125,15 @@ def make_humaneval_environment(
     *,
     policy: ExecutionPolicy,
     test_executor: ExecutorFactory,
+    own_tests_in: OwnTestsIn = "agent_sandbox",
 ) -> CodingEnvironment:
-    return CodingEnvironment(task, hidden_test=humaneval_program, policy=policy, test_executor=test_executor)
+    return CodingEnvironment(
+        task,
+        hidden_test=humaneval_program,
+        policy=policy,
+        test_executor=test_executor,
+        own_tests_in=own_tests_in,
+    )
 
 
 def humaneval_benchmark(
@@ -134,6 +142,7 @@ def humaneval_benchmark(
     test_timeout_s: float = DEFAULT_TEST_TIMEOUT_S,
     policy: ExecutionPolicy | None = None,
     test_executor: ExecutorFactory = default_test_executor,
+    own_tests_in: OwnTestsIn = "agent_sandbox",
 ) -> Benchmark:
     """HumanEval in the coding environment, with "oracle" and "empty" self-check models.
 
@@ -143,6 +152,8 @@ def humaneval_benchmark(
         policy: the test sandboxes' policy (its timeout is replaced by `test_timeout_s`); the default allows
             the safe standard-library modules HumanEval's solutions use (typing, math, re, hashlib...).
         test_executor: executor factory for test runs (default: a fresh sandboxed executor per run).
+        own_tests_in: where the agent's ``run_tests`` runs: in its own sandbox when it has one (default),
+            or always in a fresh executor from `test_executor` (see `codeagent.bench.coding`).
 
     Example:
         >>> bench = humaneval_benchmark().select(limit=3)  # doctest: +SKIP
@@ -155,7 +166,12 @@ def humaneval_benchmark(
     return Benchmark(
         name="humaneval",
         tasks=load_humaneval(path),
-        make_environment=partial(make_humaneval_environment, policy=test_policy, test_executor=test_executor),
+        make_environment=partial(
+            make_humaneval_environment,
+            policy=test_policy,
+            test_executor=test_executor,
+            own_tests_in=own_tests_in,
+        ),
         instructions=CODING_INSTRUCTIONS,
         authorized_imports=DEFAULT_AUTHORIZED_IMPORTS,
         oracles={"oracle": humaneval_oracle, "empty": humaneval_empty},

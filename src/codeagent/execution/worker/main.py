@@ -263,6 +263,10 @@ class Worker:
             raise ToolCallError(str(exc)) from None
         write_all(self.wfd, frame)
         reply = self.recv()
+        while reply.get("t") == "run" and reply.get("fresh"):
+            # The tool runs code in a fresh namespace of this sandbox (`codeagent.execution.caller`).
+            self._send_result(self._run_fresh(reply))
+            reply = self.recv()
         if reply.get("t") != "ret" or reply.get("id") != call_id:
             # The host only ever answers a call with its ret; anything else means we are out of sync.
             raise _Desync(f"expected the answer to call {call_id}, got {reply.get('t')!r}")
@@ -272,6 +276,25 @@ class Worker:
             return codec.decode(reply.get("value"))
         except codec.CodecError as exc:
             raise ToolCallError(f"could not decode the result of tool {name!r}: {exc}") from None
+
+    def _run_fresh(self, message: Message) -> ExecutionResult:
+        """Run code for a tool in a fresh namespace: same policy, no variables, no tools, own output."""
+        policy = self.policy
+        assert policy is not None  # calls come from actions, which need init
+        code, timeout_s = message.get("code"), message.get("timeout_s")
+        if not isinstance(code, str) or not isinstance(timeout_s, (int, float)):
+            return _error_result(ErrorKind.RUNTIME, "TypeError", "a fresh run needs code and timeout_s")
+        try:
+            # owns_process: the runner swaps the process-wide state it uses (streams, recursion limit,
+            # __main__) in for the run and restores the calling action's afterwards.
+            runner = _load_runner_class(policy)(policy, owns_process=not self.rehearsal)
+            return runner.run(code, timeout_s=float(timeout_s))  # type: ignore[no-any-return]
+        except _Desync:
+            raise
+        except MemoryError:
+            return _error_result(ErrorKind.MEMORY, "MemoryError", "the code ran out of memory")
+        except BaseException as exc:
+            return _error_result(ErrorKind.RUNTIME, type(exc).__name__, str(exc) or type(exc).__name__)
 
     def _send_result(self, result: ExecutionResult) -> None:
         policy = self.policy

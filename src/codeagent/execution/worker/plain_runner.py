@@ -14,7 +14,7 @@ import sys
 import time
 import traceback
 import types
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from codeagent.execution.policy import ExecutionPolicy
@@ -66,13 +66,12 @@ class PlainRunner:
 
     def __init__(self, policy: ExecutionPolicy | None = None, *, owns_process: bool = False) -> None:
         self.policy = policy or ExecutionPolicy(language_wall=False)
-        module = types.ModuleType("__main__")
-        self.globals: dict[str, Any] = module.__dict__
+        self.owns_process = owns_process
+        self.module = types.ModuleType("__main__")
+        self.globals: dict[str, Any] = self.module.__dict__
         self.globals["__builtins__"] = builtins
         if owns_process:
             sys.setrecursionlimit(self.policy.max_recursion_depth + 50)
-            # Test programs patch their own names (`mock.patch("__main__.f")`): be the real __main__.
-            sys.modules["__main__"] = module
 
         def final_answer(value: Any) -> None:
             raise _FinalAnswer(value)
@@ -100,7 +99,7 @@ class PlainRunner:
             error = ExecutionError(ErrorKind.SYNTAX, str(exc.msg), "SyntaxError", exc.lineno, exc.text)
             return ExecutionResult(error=error, duration_s=time.perf_counter() - start)
         try:
-            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out), self._as_main():
                 exec(compiled, self.globals)
         except _FinalAnswer as answer:
             value, final = answer.value, True
@@ -117,6 +116,22 @@ class PlainRunner:
             is_final_answer=final,
             duration_s=time.perf_counter() - start,
         )
+
+    @contextlib.contextmanager
+    def _as_main(self) -> Iterator[None]:
+        """While the code runs, its module is the real ``__main__`` (test programs patch their own names:
+        ``mock.patch("__main__.f")``); restored afterwards, so that runs may nest (a fresh namespace run
+        from a tool call, see `codeagent.execution.caller`)."""
+        if not self.owns_process:
+            yield
+            return
+        previous = sys.modules.get("__main__")
+        sys.modules["__main__"] = self.module
+        try:
+            yield
+        finally:
+            if previous is not None:
+                sys.modules["__main__"] = previous
 
     def _error(self, exc: BaseException, code: str) -> ExecutionError:
         lineno = None
