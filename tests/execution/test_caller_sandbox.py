@@ -41,6 +41,9 @@ async def test_fresh_namespace_own_output_and_the_callers_state_untouched():
         # Its own output (not mixed into the caller's), none of the caller's variables (given ones included),
         # and its assignments stay in its namespace.
         assert result.logs == "outer\n['inner', '42', 'no', 'given']\n42 41 7\n"
+        # Each fresh run starts empty: nothing of an earlier fresh run either.
+        again = await executor.run("print(run_fresh('print(secret)')['error'])")
+        assert again.ok and "NameError" in again.logs
         failing = await executor.run("print(run_fresh('1 / 0'))")
         assert "ZeroDivisionError" in failing.logs and "'kind': 'runtime'" in failing.logs
         assert (await executor.run("print(secret)")).logs == "41\n"
@@ -74,7 +77,7 @@ async def test_a_fresh_run_the_sandbox_cannot_stop_costs_the_worker_clearly():
         assert again.ok and again.logs == "2\n\n"
 
 
-async def test_plain_fresh_run_is_main_for_its_run_only():
+async def test_plain_fresh_runs_start_empty_and_are_main_for_their_run_only():
     # Test programs patch names through __main__ (mock.patch("__main__.f")): each run is __main__ while it
     # runs, and the caller's __main__ comes back afterwards.
     async with SandboxedExecutor(ExecutionPolicy(timeout_s=5, language_wall=False)) as executor:
@@ -85,6 +88,8 @@ async def test_plain_fresh_run_is_main_for_its_run_only():
         outer = f"import sys\nx = 1\nprint(run_fresh({inner!r})['logs'], end='')\n"
         result = await executor.run(outer + "print(sys.modules['__main__'].x)")
         assert result.ok and result.logs == "2 False\n1\n", result
+        again = await executor.run("print(run_fresh('print(mine)')['error'])")
+        assert again.ok and "NameError" in again.logs
 
 
 async def test_the_caller_sandbox_only_serves_during_its_call():

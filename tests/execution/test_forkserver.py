@@ -355,3 +355,21 @@ def test_pid_patch_only_touches_pid_comparisons():
     assert worker_program is not None
     with pytest.raises(ValueError, match="no pid comparison"):
         isolation.patch_pid(worker_program, 1234)
+
+
+async def test_a_forked_workers_process_limit_counts_the_processes_of_its_sandbox():
+    # RLIMIT_NPROC counts every process of the sandbox's uid: a forked worker's limit is its policy's plus
+    # the processes in the fork server's sandbox at init (counted from the fork server's children).
+    policy = ExecutionPolicy(timeout_s=10, max_processes=5)
+    hooks = {"_test_hooks": True}  # the same sandbox configuration, so the same fork server
+    async with SandboxedExecutor(POLICY, **hooks) as sibling, SandboxedExecutor(policy, **hooks) as ex:
+        await sibling.start()
+        limit, visible = await ex._probe(
+            "import os, resource\n"
+            "result = [resource.getrlimit(resource.RLIMIT_NPROC)[0],"
+            " sum(1 for p in os.listdir('/proc') if p.isdigit())]"
+        )
+        idle = get_pool(ex._spec).idle_count()
+    counted = limit - 5
+    assert counted >= 3  # the fork server, the sibling and this worker at least
+    assert abs(counted - visible) <= 4 + idle  # the warm pool may fork (refill) or lose workers in between

@@ -426,6 +426,17 @@ def test_state_persists_across_runs() -> None:
     assert runner.run("sum(data) + acc._n").value == 17
 
 
+def test_reset_forgets_variables_and_keeps_tools() -> None:
+    runner = CodeRunner()
+    runner.set_tools({"double": lambda x: 2 * x})
+    runner.run("import math\nx = math.floor(2.5)")
+    runner.reset()
+    result = runner.run("x")
+    assert result.error is not None and result.error.type == "NameError"
+    assert runner.run("import math\ndouble(math.floor(2.5))").value == 4
+    assert runner.run("__name__").value == "__main__"
+
+
 def test_functions_from_an_earlier_step_report_their_own_lines() -> None:
     runner = CodeRunner()
     runner.run("def f(x):\n    return 1 / x")

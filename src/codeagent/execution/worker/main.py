@@ -23,7 +23,7 @@ import contextlib
 import json
 import os
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from codeagent.execution.policy import ExecutionPolicy
 from codeagent.execution.types import ErrorKind, ExecutionResult, ToolCallError
@@ -72,10 +72,13 @@ class Worker:
         self.shared_sandbox = shared_sandbox
         #: Played inside the fork server by `rehearse`: nothing process-wide (rlimits, fds, recursion limit).
         self.rehearsal = rehearsal
-        #: Policies the fork server parsed before forking us, by `policy_key`, each with a runner built for
-        #: it (never used by anyone) where building one is worth it (see `make_runner_template`).
-        self.runner_templates: dict[str, tuple[ExecutionPolicy, Any]] = {}
+        #: Policies the fork server parsed before forking us, by `policy_key`, each with runners built for
+        #: it (never used by anyone) where building them is worth it (see `make_runner_template`).
+        self.runner_templates: dict[str, RunnerTemplate] = {}
         self.runner: Any = None
+        #: A ready-made runner for fresh-namespace runs, from the template (see `_run_fresh`).
+        self._spare_runner: Any = None
+        self._fresh_runner: Any = None
         self.policy: ExecutionPolicy | None = None
         self.max_in = _BOOT_MAX_BYTES
         self.max_message = _BOOT_MAX_BYTES
@@ -151,7 +154,7 @@ class Worker:
         if self.runner is not None:
             raise RuntimeError("worker already initialised")
         template = self.runner_templates.pop(policy_key(message["policy"]), None)
-        policy = ExecutionPolicy.from_dict(message["policy"]) if template is None else template[0]
+        policy = ExecutionPolicy.from_dict(message["policy"]) if template is None else template.policy
         # Tool results and variables may be up to max_message_bytes; allow room for the envelope.
         self.max_message = policy.max_message_bytes
         self.max_in = policy.max_message_bytes + (1 << 16)
@@ -161,7 +164,8 @@ class Worker:
             # From here on untrusted code runs. Nobody drains fd 2 (the host reads it only after a failed
             # start), so stray stderr writes (warnings, C libraries) would fill the pipe and hang the worker.
             _redirect_to_devnull(2)
-        self.runner = template[1] if template is not None else None
+        self.runner = template.runner if template is not None else None
+        self._spare_runner = template.spare if template is not None else None
         prepared = self.runner is not None
         if prepared:
             self.runner.owns_process = True  # built unused in the fork server; this process is its own
@@ -285,9 +289,17 @@ class Worker:
         if not isinstance(code, str) or not isinstance(timeout_s, (int, float)):
             return _error_result(ErrorKind.RUNTIME, "TypeError", "a fresh run needs code and timeout_s")
         try:
-            # owns_process: the runner swaps the process-wide state it uses (streams, recursion limit,
-            # __main__) in for the run and restores the calling action's afterwards.
-            runner = _load_runner_class(policy)(policy, owns_process=not self.rehearsal)
+            # One runner serves every fresh run, reset in between: the template's spare when there is one
+            # (building a runner in a forked child writes to, and so copies, ~170 of the fork server's pages).
+            runner = self._fresh_runner
+            if runner is None:
+                runner = self._spare_runner or _load_runner_class(policy)(policy)
+                self._fresh_runner, self._spare_runner = runner, None
+            else:
+                runner.reset()
+            # The runner swaps the process-wide state it uses (streams, recursion limit, __main__) in for
+            # the run and restores the calling action's afterwards.
+            runner.owns_process = not self.rehearsal
             return runner.run(code, timeout_s=float(timeout_s))  # type: ignore[no-any-return]
         except _Desync:
             raise
@@ -383,16 +395,27 @@ def _take_stdio() -> tuple[int, int]:
     return rfd, wfd
 
 
-def make_runner_template(policy_dict: dict[str, Any]) -> tuple[ExecutionPolicy, Any]:
-    """(policy, runner or None), built ahead of ``init`` (by the fork server, for a policy in use): ``init``
-    with the same policy then skips parsing it and, for the language wall, building its runner (the plain
-    runner costs nothing to build, and must be built in the process that runs it)."""
+class RunnerTemplate(NamedTuple):
+    """A policy parsed ahead of ``init`` and, for the language wall, runners built for it."""
+
+    policy: ExecutionPolicy
+    runner: Any  # runs the worker's actions (None: built at init)
+    spare: Any  # runs the first fresh-namespace run of a tool (`codeagent.execution.caller`), or None
+
+
+def make_runner_template(policy_dict: dict[str, Any]) -> RunnerTemplate:
+    """Built ahead of ``init`` (by the fork server, for a policy in use): ``init`` with the same policy then
+    skips parsing it and, for the language wall, building its runners (the plain runner costs little to
+    build, and sets process-wide state when built for the process that runs it)."""
     policy = ExecutionPolicy.from_dict(policy_dict)
-    return policy, _load_runner_class(policy)(policy) if policy.language_wall else None
+    if not policy.language_wall:
+        return RunnerTemplate(policy, None, None)
+    cls = _load_runner_class(policy)
+    return RunnerTemplate(policy, cls(policy), cls(policy))
 
 
-#: Actions a rehearsal runs (see `rehearse`): the statements actions and tests are made of, a tool call,
-#: a final answer and an error.
+#: Actions a rehearsal runs (see `rehearse`): the statements actions and tests are made of, a tool call
+#: (which runs code in a fresh namespace), a final answer and an error.
 _REHEARSAL_ACTIONS = (
     "x = 1",
     "def f(n):\n    return [i * i for i in range(n)]\n\nassert f(3) == [0, 1, 4]\nprint(f(2), len('abc'))",
@@ -420,7 +443,9 @@ def rehearse(policies: list[dict[str, Any]]) -> None:
             requests: list[Message] = [init]
             for code in _REHEARSAL_ACTIONS:
                 requests.append({"t": "run", "code": code})
-                if "tool(" in code:
+                if "tool(" in code:  # the tool runs code in a fresh namespace, then answers
+                    fresh = {"t": "run", "fresh": True, "code": _REHEARSAL_ACTIONS[1], "timeout_s": 5.0}
+                    requests.append(fresh)
                     requests.append({"t": "ret", "id": 1, "ok": True, "value": codec.encode("done")})
             requests.append({"t": "exit"})
             to_worker_r, to_worker_w = os.pipe()

@@ -28,6 +28,10 @@ class _FinalAnswer(BaseException):
         self.value = value
 
 
+def _final_answer(value: Any) -> None:
+    raise _FinalAnswer(value)
+
+
 class _OutputLimit(BaseException):
     pass
 
@@ -68,15 +72,17 @@ class PlainRunner:
         self.policy = policy or ExecutionPolicy(language_wall=False)
         self.owns_process = owns_process
         self.module = types.ModuleType("__main__")
-        self.globals: dict[str, Any] = self.module.__dict__
-        self.globals["__builtins__"] = builtins
+        self.globals: dict[str, Any] = {}
+        self.reset()
         if owns_process:
             sys.setrecursionlimit(self.policy.max_recursion_depth + 50)
 
-        def final_answer(value: Any) -> None:
-            raise _FinalAnswer(value)
-
-        self.globals["final_answer"] = final_answer
+    def reset(self) -> None:
+        """Forget every variable of earlier runs (a fresh namespace, a fresh ``__main__`` module)."""
+        self.module = types.ModuleType("__main__")
+        self.globals = self.module.__dict__
+        self.globals["__builtins__"] = builtins
+        self.globals["final_answer"] = _final_answer
 
     def set_tools(self, tools: Mapping[str, Callable[..., Any]]) -> None:
         self.globals.update(tools)

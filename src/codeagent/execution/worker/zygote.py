@@ -67,6 +67,7 @@ from codeagent.execution.policy import DEFAULT_AUTHORIZED_IMPORTS, ExecutionPoli
 from codeagent.execution.worker import limits
 from codeagent.execution.worker.isolation import ChildIsolation, set_undumpable
 from codeagent.execution.worker.main import (
+    RunnerTemplate,
     Worker,
     make_runner_template,
     policy_key,
@@ -101,7 +102,7 @@ class Zygote:
         self.test_hooks = False
         #: Parsed policies and unused runners, by policy (see `prepare`); each child inherits them all, takes
         #: one, drops the rest.
-        self.templates: dict[str, tuple[ExecutionPolicy, Any]] = {}
+        self.templates: dict[str, RunnerTemplate] = {}
         self.children: set[int] = set()
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_w, False)
