@@ -323,3 +323,31 @@ def _alive(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+_UNCLOSED_SCRIPT = """
+import asyncio
+from codeagent.execution.policy import ExecutionPolicy
+from codeagent.execution.sandboxed import SandboxedExecutor
+
+async def main():
+    for _ in range(2):  # one executor left running, one whose worker is killed by a timeout
+        ex = SandboxedExecutor(ExecutionPolicy(timeout_s=0.5), bubblewrap=False)
+        await ex.start()
+        print(ex._worker.tmpdir, flush=True)
+    await ex.run("while True: pass")
+
+asyncio.run(main())
+"""
+
+
+def test_fallback_workers_leave_no_temp_dir_behind():
+    # Without bubblewrap each worker gets a private temp dir on the host: gone when the host exits, even
+    # for executors never closed and workers killed mid-action.
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _UNCLOSED_SCRIPT], capture_output=True, text=True, timeout=60)
+    tmpdirs = out.stdout.split()
+    assert out.returncode == 0 and len(tmpdirs) == 2, out.stderr
+    assert not any(os.path.exists(path) for path in tmpdirs)

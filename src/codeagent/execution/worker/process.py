@@ -8,6 +8,7 @@ pool (a thread) boot workers and hand them to executors living in any loop.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import base64
 import contextlib
 import os
@@ -27,6 +28,8 @@ from codeagent.execution.worker.seccomp import seccomp_program
 
 #: Largest message the host accepts before ``init`` (``ready``/``ok`` are tiny).
 _BOOT_MAX_BYTES = 1 << 20
+#: Private temp dirs of workers without bubblewrap that still exist (removed at exit, whatever happened).
+_TMPDIRS: set[str] = set()
 
 
 class WorkerDied(ProtocolError):
@@ -141,6 +144,7 @@ class WorkerProcess:
         if not spec.use_bwrap:
             # No private /tmp without namespaces: at least a private, fresh working directory.
             tmpdir = tempfile.mkdtemp(prefix="codeagent-worker-")
+            _TMPDIRS.add(tmpdir)
             env.update(HOME=tmpdir, TMPDIR=tmpdir)
         try:
             proc = subprocess.Popen(
@@ -156,7 +160,7 @@ class WorkerProcess:
             )
         except OSError as exc:
             if tmpdir:
-                shutil.rmtree(tmpdir, ignore_errors=True)
+                _remove_tmpdir(tmpdir)
             raise WorkerStartError(f"could not start the worker: {exc}") from exc
         fds = tuple(_take_fd(stream) for stream in (proc.stdin, proc.stdout, proc.stderr))
         worker = cls(spec, PopenControl(proc, spec.use_bwrap), (fds[0], fds[1], fds[2]), tmpdir)
@@ -290,6 +294,9 @@ class WorkerProcess:
         code = self.control.wait(timeout)
         if code is not None:
             self.close_pipes()
+        elif self.tmpdir:  # killed (every caller kills first) but not gone yet: its temp dir goes now
+            _remove_tmpdir(self.tmpdir)
+            self.tmpdir = None
         return code
 
     async def wait_exit(self, within_s: float = 2.0) -> int | None:
@@ -311,7 +318,7 @@ class WorkerProcess:
                     os.close(fd)
             self.control.close()
         if self.tmpdir:
-            shutil.rmtree(self.tmpdir, ignore_errors=True)
+            _remove_tmpdir(self.tmpdir)
             self.tmpdir = None
 
     def stderr_tail(self, limit: int = 4000) -> str:
@@ -357,6 +364,18 @@ class WorkerProcess:
             return ErrorKind.CRASHED, f"the worker was killed by signal {sig}"
         tail = self.stderr_tail(500)
         return ErrorKind.CRASHED, f"the worker exited with status {code}" + (f": {tail}" if tail else "")
+
+
+def _remove_tmpdir(path: str) -> None:
+    _TMPDIRS.discard(path)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@atexit.register
+def _remove_leftover_tmpdirs() -> None:
+    """Temp dirs of workers never reaped (an executor not closed, a worker slow to die) go at exit."""
+    for path in list(_TMPDIRS):
+        _remove_tmpdir(path)
 
 
 def _take_fd(stream: IO[bytes] | None) -> int:
