@@ -49,6 +49,22 @@ async def test_fresh_namespace_own_output_and_the_callers_state_untouched():
         assert (await executor.run("print(secret)")).logs == "41\n"
 
 
+async def test_a_fresh_run_needs_a_positive_timeout():
+    async def no_timeout() -> str:
+        sandbox = caller_sandbox()
+        assert sandbox is not None
+        try:
+            await sandbox.run_fresh("1", timeout_s=0)
+        except ValueError as exc:
+            return str(exc)
+        return "ran"
+
+    async with SandboxedExecutor(ExecutionPolicy(timeout_s=5)) as executor:
+        await executor.send_tools({"no_timeout": no_timeout})
+        result = await executor.run("print(no_timeout())")
+        assert result.ok and "timeout_s must be positive" in result.logs
+
+
 async def test_language_wall_stops_an_endless_fresh_run_and_the_worker_lives_on():
     async with SandboxedExecutor(ExecutionPolicy(timeout_s=5)) as executor:
         await executor.send_tools({"run_fresh": run_fresh_tool})

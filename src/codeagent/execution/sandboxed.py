@@ -514,6 +514,8 @@ class _CallingWorker:
             raise RuntimeError("a caller sandbox can only be used during the tool call that received it")
         if self._running:
             raise RuntimeError("one fresh run at a time: the caller sandbox is busy")
+        if not timeout_s > 0:
+            raise ValueError(f"timeout_s must be positive, got {timeout_s!r}")
         self._running = True
         try:
             return await self.executor._run_fresh(self.worker, code, timeout_s)
