@@ -76,8 +76,7 @@ class Worker:
         #: it (never used by anyone) where building them is worth it (see `make_runner_template`).
         self.runner_templates: dict[str, RunnerTemplate] = {}
         self.runner: Any = None
-        #: A ready-made runner for fresh-namespace runs, from the template (see `_run_fresh`).
-        self._spare_runner: Any = None
+        #: The runner of fresh-namespace runs: the template's spare until first needed (see `_run_fresh`).
         self._fresh_runner: Any = None
         self.policy: ExecutionPolicy | None = None
         self.max_in = _BOOT_MAX_BYTES
@@ -165,7 +164,7 @@ class Worker:
             # start), so stray stderr writes (warnings, C libraries) would fill the pipe and hang the worker.
             _redirect_to_devnull(2)
         self.runner = template.runner if template is not None else None
-        self._spare_runner = template.spare if template is not None else None
+        self._fresh_runner = template.spare if template is not None else None
         prepared = self.runner is not None
         if prepared:
             self.runner.owns_process = True  # built unused in the fork server; this process is its own
@@ -291,12 +290,10 @@ class Worker:
         try:
             # One runner serves every fresh run, reset in between: the template's spare when there is one
             # (building a runner in a forked child writes to, and so copies, ~170 of the fork server's pages).
+            if self._fresh_runner is None:
+                self._fresh_runner = _load_runner_class(policy)(policy)
             runner = self._fresh_runner
-            if runner is None:
-                runner = self._spare_runner or _load_runner_class(policy)(policy)
-                self._fresh_runner, self._spare_runner = runner, None
-            else:
-                runner.reset()
+            runner.reset()
             # The runner swaps the process-wide state it uses (streams, recursion limit, __main__) in for
             # the run and restores the calling action's afterwards.
             runner.owns_process = not self.rehearsal

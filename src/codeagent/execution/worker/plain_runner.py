@@ -71,8 +71,8 @@ class PlainRunner:
     def __init__(self, policy: ExecutionPolicy | None = None, *, owns_process: bool = False) -> None:
         self.policy = policy or ExecutionPolicy(language_wall=False)
         self.owns_process = owns_process
-        self.module = types.ModuleType("__main__")
-        self.globals: dict[str, Any] = {}
+        self.module: types.ModuleType
+        self.globals: dict[str, Any]
         self.reset()
         if owns_process:
             sys.setrecursionlimit(self.policy.max_recursion_depth + 50)
