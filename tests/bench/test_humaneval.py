@@ -104,6 +104,84 @@ async def test_hidden_test_timeout_is_a_timeout_failure(store):
     assert time.perf_counter() - started < 10
 
 
+class RecordingExecutor:
+    """A real sandboxed executor that logs what is done with it."""
+
+    def __init__(self, policy, log, fail_start=False):
+        from codeagent.execution.sandboxed import SandboxedExecutor
+
+        self.inner, self.log, self.fail_start = SandboxedExecutor(policy), log, fail_start
+        log.append(("made", policy.language_wall))
+
+    async def start(self):
+        self.log.append(("start",))
+        if self.fail_start:
+            from codeagent.execution.sandboxed import SandboxUnavailable
+
+            raise SandboxUnavailable("no sandbox here")
+        await self.inner.start()
+
+    async def run(self, code):
+        self.log.append(("run", "check" in code or "assert add" in code))
+        return await self.inner.run(code)
+
+    async def close(self):
+        self.log.append(("close", self.inner._worker is not None))
+        await self.inner.close()
+
+
+async def test_hidden_tests_sandbox_starts_once_a_solution_exists_and_runs_only_them():
+    log = []
+    env = CodingEnvironment(
+        adder_task(),
+        hidden_test=append_test,
+        policy=ExecutionPolicy(timeout_s=5),
+        test_executor=lambda policy: RecordingExecutor(policy, log),
+    )
+    tools = {t.name: t for t in env.tools()}
+    await tools["read_solution"]()
+    assert log == []  # nothing to grade yet: no sandbox
+    await tools["write_solution"]("def add(a, b):\n    return a - b\n")
+    await tools["write_solution"]("def add(a, b):\n    return a + b\n")
+    assert env._grader_start is not None  # started in the background
+    await env._grader_start
+    assert log == [("made", False), ("start",)]  # one sandbox (OS wall only) for both writes
+    assert env._grader.inner._worker is not None  # booted before the submission
+    assert "received" in await tools["submit"]()
+    # The prepared sandbox ran the hidden tests of the submitted solution, once, and was closed.
+    assert log == [("made", False), ("start",), ("run", True), ("close", True)]
+    assert (await env.score(None)).passed
+    await env.close()
+    assert len(log) == 4  # nothing left to close
+
+
+async def test_unused_hidden_tests_sandbox_is_closed_with_the_environment():
+    log = []
+    env = CodingEnvironment(
+        adder_task(), hidden_test=append_test, test_executor=lambda policy: RecordingExecutor(policy, log)
+    )
+    tools = {t.name: t for t in env.tools()}
+    await tools["write_solution"]("def add(a, b):\n    return a + b\n")
+    await env.close()  # e.g. the task timed out before it was scored
+    assert log[0] == ("made", False) and log[-1][0] == "close" and ("run", True) not in log
+
+
+async def test_hidden_tests_sandbox_that_cannot_start_fails_the_grading_not_the_writing():
+    from codeagent.execution.sandboxed import SandboxUnavailable
+
+    log = []
+    env = CodingEnvironment(
+        adder_task(),
+        hidden_test=append_test,
+        test_executor=lambda policy: RecordingExecutor(policy, log, fail_start=True),
+    )
+    tools = {t.name: t for t in env.tools()}
+    assert "Saved your solution" in await tools["write_solution"]("def add(a, b):\n    return a + b\n")
+    with pytest.raises(SandboxUnavailable, match="no sandbox here"):
+        await env.score(None)
+    assert log[-1] == ("close", False) and not any(entry[0] == "run" for entry in log)
+
+
 def test_extract_code():
     assert extract_code("```py\nx = 1\n```") == "x = 1\n"
     assert extract_code("x = 1") == "x = 1"

@@ -7,7 +7,8 @@ The agent gets four host-side tools (called from its code over the executor brid
 - ``run_tests(test_code)``: run the saved solution followed by the agent's own test code in a fresh
   namespace (with a timeout) and return the output. Where: see below;
 - ``submit()``: submit the saved solution; final. The hidden tests run at once, in a fresh sandbox;
-  their result is kept from the agent (it is told only that the submission was received).
+  their result is kept from the agent (it is told only that the submission was received). That sandbox is
+  started in the background when the first solution is written, and runs nothing before the hidden tests.
 
 Scoring (decided here, documented for users): a submitted solution is scored as submitted. A run that never
 calls ``submit()`` is scored on its last written solution, and failing that, on its final answer when that
@@ -183,6 +184,9 @@ class CodingEnvironment:
         self.writes = 0
         self.test_runs = 0
         self._verdict: Score | None = None
+        #: The hidden tests' sandbox, started in the background once there is a solution (`_prepare_grader`).
+        self._grader: Executor | None = None
+        self._grader_start: asyncio.Future[None] | None = None
         self._lock = asyncio.Lock()  # tool calls of one step may run concurrently (ToolCallingAgent)
 
     # ---- the agent's tools -----------------------------------------------------------------------------
@@ -214,6 +218,7 @@ class CodingEnvironment:
                 return "Your solution was already submitted; the submission is final."
             self.solution = code
             self.writes += 1
+            self._prepare_grader()
         lines = code.count("\n") + 1
         try:
             ast.parse(code)
@@ -279,7 +284,13 @@ class CodingEnvironment:
         """Run the hidden tests on `solution` in a fresh sandbox."""
         started = time.perf_counter()
         program = self.hidden_test(solution, self.task)
-        result = await run_program(program, self.hidden_policy, self.test_executor)
+        executor, starting = self._take_grader()
+        try:
+            if starting is not None:
+                await starting
+            result = await executor.run(program)
+        finally:
+            await executor.close()
         details: dict[str, Any] = {
             "source": source,
             "submitted": source == "submit",
@@ -307,7 +318,38 @@ class CodingEnvironment:
         return Score.of(False, source=None, reason="no solution was written or submitted")
 
     async def close(self) -> None:
-        return None  # every sandbox is closed right after its run
+        """Close the hidden tests' sandbox if it was started but never used (others close after their run)."""
+        if self._grader is not None:
+            executor, starting = self._take_grader()
+            if starting is not None:
+                starting.cancel()
+                await asyncio.gather(starting, return_exceptions=True)
+            await executor.close()
+
+    def _prepare_grader(self) -> None:
+        """Start the hidden tests' sandbox now, in the background, so that grading does not wait for it.
+
+        It stays as fresh as one started at submit: nothing runs in it before the hidden tests. Starting it
+        while the model writes its next actions moves the sandbox's start (and the pool's refill) out of
+        the moment everything else happens too: a submission, the end of a task, the start of the next.
+        """
+        if self._grader is not None or self.submitted:
+            return
+        try:
+            self._grader = self.test_executor(self.hidden_policy)
+        except Exception:  # the same call fails again when grading, and is reported there
+            return
+        start = getattr(self._grader, "start", None)
+        if callable(start):
+            self._grader_start = asyncio.ensure_future(start())
+
+    def _take_grader(self) -> tuple[Executor, asyncio.Future[None] | None]:
+        """The prepared sandbox (and its start), or a new one; the caller runs it once and closes it."""
+        executor, starting = self._grader, self._grader_start
+        self._grader, self._grader_start = None, None
+        if executor is None:
+            return self.test_executor(self.hidden_policy), None
+        return executor, starting
 
 
 _CODE_ARG = {"code": {"type": "string", "description": "The full source code of the solution."}}
