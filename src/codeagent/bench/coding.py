@@ -333,7 +333,7 @@ class CodingEnvironment:
         while the model writes its next actions moves the sandbox's start (and the pool's refill) out of
         the moment everything else happens too: a submission, the end of a task, the start of the next.
         """
-        if self._grader is not None or self.submitted:
+        if self._grader is not None:
             return
         try:
             self._grader = self.test_executor(self.hidden_policy)
