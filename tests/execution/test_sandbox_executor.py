@@ -182,3 +182,75 @@ async def test_executor_usable_from_successive_event_loops():
     result = await asyncio.to_thread(step, "print(v + 1)")
     assert result.logs == "42\n" and not result.state_reset
     await ex.close()
+
+
+_MANY_FDS_SCRIPT = """
+import asyncio, os, resource
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+want = 2048 if hard == resource.RLIM_INFINITY else min(hard, 2048)
+resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+held = []
+while not held or held[-1] < 1100:  # every new pipe of the host is now numbered past select()'s 1023
+    held.append(os.open(os.devnull, os.O_RDONLY))
+from codeagent.execution.sandboxed import SandboxedExecutor
+
+async def main():
+    for fork_server in (True, False):
+        async with SandboxedExecutor(fork_server=fork_server) as executor:
+            result = await executor.run("print(6 * 7)")
+            print(fork_server, result.logs.strip(), executor._worker.rfd > 1023)
+
+asyncio.run(main())
+"""
+
+
+def test_workers_start_when_the_host_has_fds_past_select_limit():
+    """A host with many workers has pipes numbered past 1023, where select() fails: the pool thread's waits
+    must not use it (found at 64 concurrent tasks with two sandboxes each)."""
+    import resource
+    import subprocess
+    import sys
+
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    assert hard == resource.RLIM_INFINITY or hard > 1200, "this host cannot open fds past 1023"
+    out = subprocess.run(
+        [sys.executable, "-c", _MANY_FDS_SCRIPT], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.split("\n")[:2] == ["True 42 True", "False 42 True"], out.stdout + out.stderr[-3000:]
+
+
+_LOW_FD_LIMIT_SCRIPT = """
+import asyncio, resource
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (200, hard))
+from codeagent.execution.sandboxed import SandboxedExecutor
+
+async def one(i):
+    async with SandboxedExecutor() as executor:
+        result = await executor.run(f"print({i} * 2)")
+        await asyncio.sleep(0.5)  # all of them alive at once
+        return result.logs.strip()
+
+async def main():
+    outs = await asyncio.gather(*(one(i) for i in range(70)))
+    print(outs == [str(2 * i) for i in range(70)], resource.getrlimit(resource.RLIMIT_NOFILE)[0] > 200)
+
+asyncio.run(main())
+"""
+
+
+def test_many_workers_with_a_low_soft_fd_limit():
+    """70 live workers need ~280 of the host's fds: the pool raises a low soft limit (here 200) to the hard
+    one, as any user may, instead of failing with 'too many open files'."""
+    import resource
+    import subprocess
+    import sys
+
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    assert hard == resource.RLIM_INFINITY or hard > 400, "this host's hard fd limit is too low for the test"
+    out = subprocess.run(
+        [sys.executable, "-c", _LOW_FD_LIMIT_SCRIPT], capture_output=True, text=True, timeout=180, check=False
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip() == "True True", out.stdout + out.stderr[-3000:]

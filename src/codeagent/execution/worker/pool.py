@@ -23,6 +23,7 @@ import collections
 import contextlib
 import logging
 import os
+import resource
 import threading
 import time
 from typing import Any
@@ -151,6 +152,7 @@ class WorkerPool:
 
     def _ensure_thread(self) -> None:
         if self._thread is None and not self._stopped:
+            raise_fd_limit()
             self._thread = threading.Thread(target=self._run, name="codeagent-worker-pool", daemon=True)
             self._thread.start()
 
@@ -297,6 +299,26 @@ class WorkerPool:
                 self._idle.append(worker)
             return
         fut.set_result(worker)
+
+
+#: Most fds `raise_fd_limit` asks for: ~16,000 workers' worth.
+FD_LIMIT_WANTED = 1 << 16
+
+
+def raise_fd_limit() -> None:
+    """Raise this process's soft limit of open fds to its hard limit (at most `FD_LIMIT_WANTED`).
+
+    Each live worker holds ~4 of the host's fds (pipes, stderr, pidfd), idle ones in the pool included: at
+    64 concurrent coding tasks (two sandboxes each) the host has ~900 open, and the common default soft
+    limit is 1024. Raising the soft limit up to the hard one needs no privilege.
+    """
+    try:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        wanted = FD_LIMIT_WANTED if hard == resource.RLIM_INFINITY else min(hard, FD_LIMIT_WANTED)
+        if soft != resource.RLIM_INFINITY and soft < wanted:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    except (ValueError, OSError) as exc:  # not fatal: many workers at once would fail with a clear EMFILE
+        log.debug("codeagent: could not raise the open-file limit: %s", exc)
 
 
 def _fail(fut: asyncio.Future[WorkerProcess], exc: Exception) -> None:

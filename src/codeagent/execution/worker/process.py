@@ -11,6 +11,7 @@ import asyncio
 import atexit
 import base64
 import contextlib
+import math
 import os
 import select
 import shutil
@@ -186,8 +187,7 @@ class WorkerProcess:
             if remaining <= 0:
                 self.kill()
                 raise WorkerStartError(f"the worker did not become ready within {timeout:g} s")
-            readable, _, _ = select.select([self.rfd], [], [], remaining)
-            if readable:
+            if wait_for_fd(self.rfd, timeout=remaining):
                 data = self._read_available()
                 if data is None:
                     continue
@@ -210,7 +210,7 @@ class WorkerProcess:
             try:
                 view = view[os.write(self.wfd, view) :]
             except BlockingIOError:
-                select.select([], [self.wfd], [], 1.0)
+                wait_for_fd(self.wfd, writable=True, timeout=1.0)
 
     def _read_available(self) -> bytes | None:
         """Bytes available now; b"" on EOF; None if nothing to read yet."""
@@ -376,6 +376,16 @@ def _remove_leftover_tmpdirs() -> None:
     """Temp dirs of workers never reaped (an executor not closed, a worker slow to die) go at exit."""
     for path in list(_TMPDIRS):
         _remove_tmpdir(path)
+
+
+def wait_for_fd(fd: int, *, timeout: float, writable: bool = False) -> bool:
+    """Block until ``fd`` is readable (or writable, or closed at the other end); False after ``timeout`` s.
+
+    ``poll``, not ``select``: a host running many workers has pipes numbered past select's limit of 1023.
+    """
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT if writable else select.POLLIN)
+    return bool(poller.poll(max(0, math.ceil(timeout * 1000))))
 
 
 def _take_fd(stream: IO[bytes] | None) -> int:
