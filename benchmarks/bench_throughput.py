@@ -204,7 +204,9 @@ async def measure(mode: str, tasks: int, concurrency: int, latency: float, folde
         cpu = machine_cpu_seconds() - cpu
         host_cpu = time.process_time() - host_cpu
     records = outcome.new
-    assert len(records) == tasks and all(r.steps == 3 for r in records), "every task must take 3 steps"
+    odd = [r for r in records if r.steps != 3]
+    assert len(records) == tasks, f"{len(records)} of {tasks} tasks recorded"
+    assert not odd, f"every task must take 3 steps; {odd[0].task_id}: {odd[0].steps} ({odd[0].error})"
     bound = math.ceil(tasks / concurrency) * 3 * latency
     durations = [r.duration_s for r in records]
     return {
