@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import resource
+import subprocess
+import sys
 import time
 
 import pytest
@@ -184,6 +187,15 @@ async def test_executor_usable_from_successive_event_loops():
     await ex.close()
 
 
+def _run_with_fd_room(script: str, fds: int, why: str) -> subprocess.CompletedProcess[str]:
+    """Run `script` in a new Python, on a host whose hard open-file limit is over `fds`."""
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    assert hard == resource.RLIM_INFINITY or hard > fds, why
+    return subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=180, check=False
+    )
+
+
 _MANY_FDS_SCRIPT = """
 import asyncio, os, resource
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -207,15 +219,7 @@ asyncio.run(main())
 def test_workers_start_when_the_host_has_fds_past_select_limit():
     """A host with many workers has pipes numbered past 1023, where select() fails: the pool thread's waits
     must not use it (found at 64 concurrent tasks with two sandboxes each)."""
-    import resource
-    import subprocess
-    import sys
-
-    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    assert hard == resource.RLIM_INFINITY or hard > 1200, "this host cannot open fds past 1023"
-    out = subprocess.run(
-        [sys.executable, "-c", _MANY_FDS_SCRIPT], capture_output=True, text=True, timeout=120, check=False
-    )
+    out = _run_with_fd_room(_MANY_FDS_SCRIPT, 1200, "this host cannot open fds past 1023")
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.split("\n")[:2] == ["True 42 True", "False 42 True"], out.stdout + out.stderr[-3000:]
 
@@ -243,14 +247,6 @@ asyncio.run(main())
 def test_many_workers_with_a_low_soft_fd_limit():
     """70 live workers need ~280 of the host's fds: the pool raises a low soft limit (here 200) to the hard
     one, as any user may, instead of failing with 'too many open files'."""
-    import resource
-    import subprocess
-    import sys
-
-    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    assert hard == resource.RLIM_INFINITY or hard > 400, "this host's hard fd limit is too low for the test"
-    out = subprocess.run(
-        [sys.executable, "-c", _LOW_FD_LIMIT_SCRIPT], capture_output=True, text=True, timeout=180, check=False
-    )
+    out = _run_with_fd_room(_LOW_FD_LIMIT_SCRIPT, 400, "this host's hard fd limit is too low for the test")
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.strip() == "True True", out.stdout + out.stderr[-3000:]

@@ -11,7 +11,7 @@ from codeagent.agents.base import Agent, ParsedAction, RunContext
 from codeagent.agents.managed import ManagedAgentTool
 from codeagent.agents.parsing import parse_code_action
 from codeagent.execution.policy import ExecutionPolicy
-from codeagent.execution.types import ExecutionResult, Executor
+from codeagent.execution.types import ExecutionResult, Executor, cancel_start, start_in_background
 from codeagent.memory import ActionStep, Compaction, StepError
 from codeagent.models.types import ChatMessage, model_attribute
 
@@ -71,17 +71,13 @@ class CodeAgent(Agent):
             if owned:
                 await executor.close()
             raise
-        start = getattr(executor, "start", None)
-        if owned and callable(start):
+        if owned:
             # Get the sandbox ready while the model thinks about the first action, not after.
-            run.resources["executor_start"] = asyncio.ensure_future(start())
+            run.resources["executor_start"] = start_in_background(executor)
         return run
 
     async def finish_run(self, run: RunContext) -> None:
-        starting: asyncio.Future[None] | None = run.resources.pop("executor_start", None)
-        if starting is not None:
-            starting.cancel()
-            await asyncio.gather(starting, return_exceptions=True)  # retrieved, whatever its outcome
+        await cancel_start(run.resources.pop("executor_start", None))
         if run.resources.get("owns_executor"):
             await run.resources["executor"].close()
 

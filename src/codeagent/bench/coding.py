@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from codeagent.bench.environment import AgentKind, Score, TaskSpec, code_action, tool_calls_message
 from codeagent.execution.caller import caller_sandbox
 from codeagent.execution.policy import ExecutionPolicy
-from codeagent.execution.types import ErrorKind, ExecutionResult, Executor
+from codeagent.execution.types import ErrorKind, ExecutionResult, Executor, cancel_start, start_in_background
 from codeagent.tools import Tool
 
 if TYPE_CHECKING:
@@ -321,9 +321,7 @@ class CodingEnvironment:
         """Close the hidden tests' sandbox if it was started but never used (others close after their run)."""
         if self._grader is not None:
             executor, starting = self._take_grader()
-            if starting is not None:
-                starting.cancel()
-                await asyncio.gather(starting, return_exceptions=True)
+            await cancel_start(starting)
             await executor.close()
 
     def _prepare_grader(self) -> None:
@@ -339,9 +337,7 @@ class CodingEnvironment:
             self._grader = self.test_executor(self.hidden_policy)
         except Exception:  # the same call fails again when grading, and is reported there
             return
-        start = getattr(self._grader, "start", None)
-        if callable(start):
-            self._grader_start = asyncio.ensure_future(start())
+        self._grader_start = start_in_background(self._grader)
 
     def _take_grader(self) -> tuple[Executor, asyncio.Future[None] | None]:
         """The prepared sandbox (and its start), or a new one; the caller runs it once and closes it."""

@@ -8,6 +8,8 @@ from codeagent.execution.types import (
     Executor,
     ToolCallError,
     ToolFunction,
+    cancel_start,
+    start_in_background,
 )
 
 __all__ = [
@@ -19,4 +21,6 @@ __all__ = [
     "Executor",
     "ToolCallError",
     "ToolFunction",
+    "cancel_start",
+    "start_in_background",
 ]

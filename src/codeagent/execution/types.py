@@ -7,6 +7,7 @@ sandboxed worker, whose start time matters (pydantic in memory models serialises
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -101,6 +102,32 @@ class Executor(Protocol):
     async def close(self) -> None:
         """Release the worker and anything else held; the executor cannot be used afterwards."""
         ...
+
+
+def start_in_background(executor: Executor) -> asyncio.Future[None] | None:
+    """Call the executor's optional ``start()`` (a sandbox boots its worker) without waiting for it.
+
+    Lets the start overlap other work (the model writing an action). Await the future before the first
+    `run` (a failed start raises there), or `cancel_start` it if the executor is never used. None for
+    executors without a ``start``.
+
+    Example:
+        >>> async def demo(executor: Executor) -> None:
+        ...     starting = start_in_background(executor)
+        ...     ...  # meanwhile, ask the model for code
+        ...     if starting is not None:
+        ...         await starting
+        ...     await executor.run("print(1)")
+    """
+    start = getattr(executor, "start", None)
+    return asyncio.ensure_future(start()) if callable(start) else None
+
+
+async def cancel_start(starting: asyncio.Future[None] | None) -> None:
+    """Cancel a background start that is no longer needed, and retrieve its outcome, whatever it was."""
+    if starting is not None:
+        starting.cancel()
+        await asyncio.gather(starting, return_exceptions=True)
 
 
 class ToolCallError(Exception):
